@@ -1,0 +1,1 @@
+"""Thin models of search runs and candidates (see search_app.services / selectors)."""
