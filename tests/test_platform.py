@@ -83,6 +83,15 @@ def test_schema_docs_and_health(api_client):
     assert "/api/health/" in json.loads(schema.content)["paths"]
     docs = api_client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+    # Every Swagger UI asset is served by the platform itself (no CDN): the page references local static files.
+    import re
+
+    assets = re.findall(rb'(?:src|href)="([^"]+\.(?:js|css))"', docs.content)
+    assert assets and all(a.startswith(b"/static/") for a in assets), assets
+    for asset in assets:
+        from django.test import Client
+
+        assert Client().get(asset.decode()).status_code == 200, asset
     health = api_client.get("/api/health/")
     assert health.status_code == 200
     body = health.json()
