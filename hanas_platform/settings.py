@@ -194,3 +194,6 @@ LOGGING = {
 
 # Periodic calibration ingest default interval (used by benchmarks_app when seeding the beat schedule).
 HANAS_INGEST_INTERVAL = timedelta(hours=IBM_INGEST_INTERVAL_HOURS)
+
+# Search loop watchdog: how often a stalled generation is re-checked (lost triggers, redelivered tasks).
+HANAS_SEARCH_WATCHDOG_SECONDS = float(os.environ.get("HANAS_SEARCH_WATCHDOG_SECONDS", "30"))

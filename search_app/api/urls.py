@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("searches/", views.SearchRunListCreate.as_view(), name="search-list"),
+    path("searches/<int:pk>/", views.SearchRunDetail.as_view(), name="search-detail"),
+    path("searches/<int:pk>/candidates/", views.CandidateList.as_view(), name="search-candidates"),
+    path("searches/<int:pk>/pareto/", views.ParetoView.as_view(), name="search-pareto"),
+    path("searches/<int:pk>/cancel/", views.CancelView.as_view(), name="search-cancel"),
+    path("searches/<int:pk>/compare/", views.CompareView.as_view(), name="search-compare"),
+    path("leaderboards/architectures/", views.ArchitectureLeaderboard.as_view(), name="leaderboard-architectures"),
+]

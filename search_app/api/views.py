@@ -1,0 +1,139 @@
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hanas_platform.api import InputError
+
+from .. import selectors, services
+from ..models import Candidate, SearchRun
+from .serializers import (CandidateBriefSerializer, CandidateSerializer, SearchRunCreateSerializer,
+                          SearchRunSerializer)
+
+
+class SearchRunFilter(filters.FilterSet):
+    dataset = filters.CharFilter()
+    backend = filters.CharFilter(field_name="backend_name")
+    status = filters.ChoiceFilter(choices=SearchRun.Status.choices)
+    visibility = filters.ChoiceFilter(choices=SearchRun.Visibility.choices)
+    owner = filters.CharFilter(field_name="owner__username")
+
+    class Meta:
+        model = SearchRun
+        fields = ["dataset", "backend", "status", "visibility", "owner"]
+
+
+class SearchRunListCreate(generics.ListCreateAPIView):
+    """Search runs the caller may see (public, their team's, their own). POST starts a new run."""
+
+    filterset_class = SearchRunFilter
+
+    def get_queryset(self):
+        return selectors.visible_runs(self.request.user)
+
+    def get_serializer_class(self):
+        return SearchRunCreateSerializer if self.request.method == "POST" else SearchRunSerializer
+
+    @extend_schema(request=SearchRunCreateSerializer, responses={201: SearchRunSerializer})
+    def post(self, request, *args, **kwargs):
+        ser = SearchRunCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        run = services.search_create(owner=request.user, **ser.validated_data)
+        body = SearchRunSerializer(run, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class SearchRunDetail(generics.RetrieveAPIView):
+    serializer_class = SearchRunSerializer
+
+    def get_object(self):
+        return selectors.run_get(self.request.user, self.kwargs["pk"])
+
+
+class CandidateFilter(filters.FilterSet):
+    generation = filters.NumberFilter()
+    on_front = filters.BooleanFilter()
+    runnable = filters.BooleanFilter()
+    min_accuracy = filters.NumberFilter(field_name="accuracy", lookup_expr="gte")
+    max_cost = filters.NumberFilter(field_name="c_total_s", lookup_expr="lte")
+
+    class Meta:
+        model = Candidate
+        fields = ["generation", "on_front", "runnable"]
+
+
+class CandidateList(generics.ListAPIView):
+    serializer_class = CandidateSerializer
+    filterset_class = CandidateFilter
+
+    def get_queryset(self):
+        return selectors.candidates(selectors.run_get(self.request.user, self.kwargs["pk"]))
+
+
+class ParetoView(APIView):
+    @extend_schema(responses=CandidateSerializer(many=True))
+    def get(self, request, pk):
+        run = selectors.run_get(request.user, pk)
+        front = CandidateSerializer(selectors.front(run), many=True).data
+        return Response({"run": run.pk, "status": run.status, "generation": run.generation,
+                         "hypervolume": run.hypervolume, "objectives": ["1 - accuracy", "log10 C_total [s]",
+                                                                        "trainable parameters"],
+                         "front": front})
+
+
+class CancelView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=SearchRunSerializer)
+    def post(self, request, pk):
+        run = services.search_cancel(selectors.run_get(request.user, pk), request.user)
+        return Response(SearchRunSerializer(run, context={"request": request}).data)
+
+
+class CompareView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("other", OpenApiTypes.INT, required=True)])
+    def get(self, request, pk):
+        other_id = request.query_params.get("other")
+        if not other_id:
+            raise InputError("give ?other=<run id> to compare with", field="other")
+        runs = [selectors.run_get(request.user, pk), selectors.run_get(request.user, other_id)]
+        sides = []
+        for run in runs:
+            sides.append({"run": run.pk, "name": run.name, "dataset": run.dataset, "backend": run.backend_name,
+                          "snapshot_calibrated_at": run.snapshot_calibrated_at,
+                          "hypervolume": run.hypervolume[-1] if run.hypervolume else None,
+                          "front": CandidateBriefSerializer(selectors.front(run), many=True).data})
+        return Response({"runs": sides})
+
+
+class ArchitectureLeaderboard(APIView):
+    @extend_schema(parameters=[
+        OpenApiParameter("dataset", OpenApiTypes.STR), OpenApiParameter("backend", OpenApiTypes.STR),
+        OpenApiParameter("budget_s", OpenApiTypes.FLOAT, description="cost budget for the accuracy ranking"),
+        OpenApiParameter("accuracy_floor", OpenApiTypes.FLOAT, description="floor for the cost ranking"),
+        OpenApiParameter("limit", OpenApiTypes.INT)])
+    def get(self, request):
+        q = request.query_params
+
+        def number(name, cast=float):
+            if q.get(name) in (None, ""):
+                return None
+            try:
+                return cast(q[name])
+            except ValueError:
+                raise InputError(f"{name} must be a number", field=name) from None
+
+        limit = number("limit", int) or 20
+        board = selectors.architecture_leaderboard(
+            request.user, dataset=q.get("dataset") or None, backend=q.get("backend") or None,
+            budget_s=number("budget_s"), accuracy_floor=number("accuracy_floor"), limit=min(max(limit, 1), 100))
+        return Response({
+            "most_accurate_within_budget": CandidateBriefSerializer(board["most_accurate_within_budget"],
+                                                                    many=True).data,
+            "cheapest_above_accuracy_floor": CandidateBriefSerializer(board["cheapest_above_accuracy_floor"],
+                                                                      many=True).data,
+            "hypervolume_by_run": board["hypervolume_by_run"],
+        })
