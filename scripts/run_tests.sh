@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included.
 #  1. venv + pinned requirements (scripts/setup.sh)
-#  2. PostgreSQL and Redis from Debian packages when missing (apt-get, as root)
+#  2. PostgreSQL, Redis, Chromium and ChromeDriver from Debian packages when missing (apt-get, as root)
 #  3. throwaway PostgreSQL cluster and Redis server on loopback, on free ports, in a temp dir
 #  4. pytest against PostgreSQL + Redis (integration tests start real Celery worker processes)
 #  5. the smoke subset (-m smoke) on the embedded default: SQLite and eager Celery
@@ -17,6 +17,9 @@ need_pkgs=()
 pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)"
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_pkgs+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+# Headless browser for the dashboard's end-to-end tests (Debian's packages; no browser downloads).
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "tests: installing ${need_pkgs[*]} from Debian packages"
   export DEBIAN_FRONTEND=noninteractive
