@@ -73,7 +73,7 @@ WSGI_APPLICATION = "hanas_platform.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", BASE_DIR / "hanas_platform" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -161,6 +161,13 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+# Dashboard assets: hanas_platform/static (base CSS/JS) and the plotly.min.js bundle from the plotly package.
+STATICFILES_DIRS = [BASE_DIR / "hanas_platform" / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "hanas_platform.staticfinders.PackageAssetFinder",
+]
 # WhiteNoise finds files straight from the apps' static folders, so no collectstatic is needed to serve them.
 WHITENOISE_USE_FINDERS = True
 try:
