@@ -28,7 +28,7 @@
 
   // --------------------------------------------------------------------- /searches/<id>/
   H.pages["search-detail"] = async function (cfg) {
-    let lastKey = null, timer = null;
+    let lastKey = null;
 
     async function refresh() {
       const run = await H.getJSON(cfg.api.run);
@@ -82,9 +82,11 @@
         { type: "scatter", mode: "markers", name: "dominated", x: rest.map((c) => c.c_total_s),
           y: rest.map((c) => c.accuracy), hovertemplate: rest.map(hover),
           marker: marker(rest, { opacity: 0.45, symbol: "circle-open", line: { width: 2 } }) },
-        { type: "scatter", mode: "lines+markers", name: "Pareto front", x: front.map((c) => c.c_total_s),
-          y: front.map((c) => c.accuracy), hovertemplate: front.map(hover), line: { shape: "hv", color: "#b42318" },
-          marker: marker(front, { colorbar: { title: { text: "parameters" } } }) },
+        // The front is non-dominated in all three objectives (parameters too), so in this 2-D projection it
+        // is not a staircase: its points are shown, not joined.
+        { type: "scatter", mode: "markers", name: "Pareto front (1−accuracy, C_total, parameters)",
+          x: front.map((c) => c.c_total_s), y: front.map((c) => c.accuracy), hovertemplate: front.map(hover),
+          marker: marker(front, { line: { width: 2, color: "#b42318" }, colorbar: { title: { text: "parameters" } } }) },
       ];
       await H.plot(pareto, traces, {
         xaxis: { title: { text: "C_total: estimated training cost [s] (log)" }, type: "log" },
@@ -100,21 +102,22 @@
       await H.plot(el, [{ type: "scatter", mode: "lines+markers", name: "hypervolume",
         x: hv.map((_, i) => i + 1), y: hv }], {
         xaxis: { title: { text: "generation" }, dtick: 1 },
-        yaxis: { title: { text: "hypervolume (objectives 1−acc, log10 C_total, params)" } },
+        yaxis: { title: { text: "hypervolume of the front" } },
         showlegend: false,
       });
     }
 
+    function schedule(run) {
+      const again = !run || cfg.active_statuses.includes(run.status);
+      document.body.dataset.polling = again ? "1" : "0";
+      if (again) setTimeout(loop, cfg.poll_ms || 3000);
+    }
     async function loop() {
       let run = null;
-      try { run = await refresh(); } catch (err) { console.warn(String(err)); }
-      if (!run || cfg.active_statuses.includes(run.status)) timer = setTimeout(loop, cfg.poll_ms || 3000);
-      document.body.dataset.polling = timer && (!run || cfg.active_statuses.includes(run.status)) ? "1" : "0";
+      try { run = await refresh(); } catch (err) { console.warn(String(err)); }  // retried at the next poll
+      schedule(run);
     }
-    await refresh();
-    const status = H.$("#run-status").textContent;
-    if (cfg.active_statuses.includes(status)) { timer = setTimeout(loop, cfg.poll_ms || 3000); document.body.dataset.polling = "1"; }
-    else document.body.dataset.polling = "0";
+    schedule(await refresh());
   };
 
   // --------------------------------------------------------- /leaderboards/architectures/
