@@ -104,6 +104,11 @@ class Calibration:
                 if p.readout_error is not None and p.readout_error >= BROKEN_ERROR}
         return tuple(sorted(bad))
 
+    @functools.cached_property
+    def reset_durations(self) -> dict[int, float | None]:
+        """qubit -> calibrated reset duration (seconds), where the snapshot gives one."""
+        return {g.qubits[0]: g.duration_s for g in self.gates if g.name == "reset" and len(g.qubits) == 1}
+
     def usable_coupling_map(self) -> tuple[tuple[int, int], ...]:
         broken = set(self.broken_edges)
         dead = set(self.non_operational_qubits)
@@ -232,6 +237,12 @@ class Calibration:
 
     def structure_key(self, exclude_broken: bool = True) -> str:
         """Hash of what routing depends on: device, size, native gates, usable couplers."""
+        cache = self.__dict__.setdefault("_structure_keys", {})
+        if exclude_broken not in cache:
+            cache[exclude_broken] = self._structure_key(exclude_broken)
+        return cache[exclude_broken]
+
+    def _structure_key(self, exclude_broken: bool) -> str:
         edges = self.usable_coupling_map() if exclude_broken else self.coupling_map
         dead = self.non_operational_qubits if exclude_broken else ()
         payload = [self.backend_name, self.num_qubits, sorted(self.basis_gates), sorted(edges), list(dead)]
