@@ -1,0 +1,411 @@
+"""The paper's analytical quantum cost model (COST_MODEL.md section A) plus wall-clock time (section B)."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .calibration import Calibration
+from .errors import CalibrationDataError, CircuitTooLargeError, ConfigError
+from .execution import DEFAULT_PROFILE, ExecutionProfile
+
+MODEL_VERSION = "hanas-quantum-1"
+_SKIP = {"barrier", "delay"}
+
+
+@dataclass(frozen=True)
+class CostOptions:
+    shots: int = 1024
+    optimization_level: int = 1
+    seed: int = 7
+    t2_variant: str = "min"
+    noise_aware_layout: bool = False
+    exclude_broken: bool = True
+    rep_delay_s: float | None = None
+    include_reset: bool = True
+
+    def validate(self) -> "CostOptions":
+        def integer(name, lo, hi):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}", field=name)
+        integer("shots", 1, 10_000_000)
+        integer("optimization_level", 0, 3)
+        integer("seed", 0, 2**31 - 1)
+        if self.t2_variant not in ("min", "mean"):
+            raise ConfigError("t2_variant must be 'min' or 'mean'", field="t2_variant")
+        for name in ("noise_aware_layout", "exclude_broken", "include_reset"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false", field=name)
+        if self.rep_delay_s is not None and (isinstance(self.rep_delay_s, bool)
+                                             or not isinstance(self.rep_delay_s, (int, float))
+                                             or not 0 <= self.rep_delay_s < 1):
+            raise ConfigError("rep_delay_s must be null or seconds in [0, 1)", field="rep_delay_s")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def options_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    def compile_key(self) -> tuple:
+        return (self.optimization_level, self.seed, self.noise_aware_layout, self.exclude_broken)
+
+
+def circuit_hash(qc) -> str:
+    """Structural hash of a circuit: every instruction's name, qubit/clbit indices and parameters."""
+    qidx = {q: i for i, q in enumerate(qc.qubits)}
+    cidx = {c: i for i, c in enumerate(qc.clbits)}
+    parts = [f"{qc.num_qubits}:{qc.num_clbits}"]
+    for inst in qc.data:
+        parts.append(f"{inst.name}{inst.params!r}{[qidx[q] for q in inst.qubits]}{[cidx[c] for c in inst.clbits]}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CompiledCircuit:
+    """A routed circuit reduced to what scoring needs: ops as (name, physical qubits, wires) in order."""
+
+    circuit: Any  # the compiled qiskit QuantumCircuit
+    ops: tuple  # ((name, qubits), ...) in circuit order, barriers and delays left out
+    keys: tuple  # the distinct (name, qubits) of ops
+    op_key: Any  # numpy int array: index into keys for each op
+    preds: tuple  # per timed op: indices of the timed ops it must wait for (its wires, through barriers)
+    n_2q_logical: int
+    n_swaps: int
+    depth: int
+    depth_2q: int
+    physical_qubits: tuple[int, ...]
+    num_qubits_logical: int
+
+
+class CompileCache:
+    """Thread-safe LRU of compiled circuits keyed by (circuit hash, device structure, compile options)."""
+
+    def __init__(self, maxsize: int = 512):
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return self._data[key]
+            self.misses += 1
+            return None
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+_TARGETS: OrderedDict = OrderedDict()
+_TARGETS_LOCK = threading.Lock()
+
+
+def target_for(calibration: Calibration, exclude_broken: bool = True, with_errors: bool = True):
+    """``calibration.to_target(...)`` memoised per (content hash, flags): building a Target takes ms."""
+    key = (calibration.content_hash, exclude_broken, with_errors)
+    with _TARGETS_LOCK:
+        if key in _TARGETS:
+            _TARGETS.move_to_end(key)
+            return _TARGETS[key]
+    target = calibration.to_target(exclude_broken=exclude_broken, with_errors=with_errors)
+    with _TARGETS_LOCK:
+        _TARGETS[key] = target
+        while len(_TARGETS) > 32:
+            _TARGETS.popitem(last=False)
+    return target
+
+
+def _count_pass(prop: str, predicate):
+    from qiskit.transpiler.basepasses import AnalysisPass
+
+    class _Count(AnalysisPass):
+        def run(self, dag):
+            self.property_set[prop] = sum(1 for node in dag.op_nodes() if predicate(node.op))
+
+    _Count.__name__ = f"Count_{prop}"
+    return _Count()
+
+
+def _check_width(n: int, calibration: Calibration, options: CostOptions) -> None:
+    usable = calibration.num_qubits - (len(calibration.non_operational_qubits) if options.exclude_broken else 0)
+    if n > usable:
+        raise CircuitTooLargeError(
+            f"circuit has {n} qubits but {calibration.backend_name} has {usable} usable "
+            f"({calibration.num_qubits} in all)", field="num_qubits")
+
+
+def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: CompileCache | None = None,
+                    circuit_key: str | None = None) -> tuple[CompiledCircuit, bool]:
+    """Transpile ``qc`` to the device with qiskit's preset pass manager. Without ``noise_aware_layout`` the
+    target carries no errors, so the result depends only on the device's structure and is cached across
+    snapshots of one device. ``qc`` may be OpenQASM text: then it is parsed only on a cache miss.
+    Returns (compiled, came_from_cache)."""
+    from qiskit.transpiler import PassManager, generate_preset_pass_manager
+
+    from .qasm import load_qasm
+
+    if isinstance(qc, str):
+        circuit_key = circuit_key or "qasm:" + hashlib.sha256(qc.encode()).hexdigest()
+        structure = calibration.structure_key(options.exclude_broken)
+        key = (circuit_key, structure, options.compile_key(),
+               calibration.content_hash if options.noise_aware_layout else None)
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            _check_width(hit.num_qubits_logical, calibration, options)
+            return hit, True
+        compiled, _ = compile_circuit(load_qasm(qc), calibration, options, None)
+        if cache is not None:
+            cache.put(key, compiled)
+        return compiled, False
+    _check_width(qc.num_qubits, calibration, options)
+    structure = calibration.structure_key(options.exclude_broken)
+    key = (circuit_key or circuit_hash(qc), structure, options.compile_key(),
+           calibration.content_hash if options.noise_aware_layout else None)
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit, True
+    if qc.num_qubits == 0:
+        raise ConfigError("the circuit has no qubits", field="circuit")
+    target = target_for(calibration, options.exclude_broken, with_errors=options.noise_aware_layout)
+    pm = generate_preset_pass_manager(optimization_level=options.optimization_level, target=target,
+                                      seed_transpiler=options.seed)
+    is_swap = lambda op: op.name == "swap"  # noqa: E731
+    pm.pre_layout = PassManager([_count_pass("hanas_2q_logical", lambda op: op.num_qubits == 2
+                                             and op.name not in _SKIP),
+                                 _count_pass("hanas_swaps_logical", is_swap)])
+    pm.pre_translation = PassManager([_count_pass("hanas_swaps_routed", is_swap)])
+    try:
+        compiled = pm.run(qc)
+    except Exception as exc:  # the transpiler's own message names the problem (e.g. no route)
+        raise CircuitTooLargeError(f"cannot compile for {calibration.backend_name}: {exc}", field="circuit") from exc
+    props = pm.property_set
+    ops, preds, used = [], [], set()
+    last: dict[int, tuple[int, ...]] = {}  # wire -> timed ops that end last on it
+    clbit_index = {c: -1 - i for i, c in enumerate(compiled.clbits)}
+    qubit_index = {q: i for i, q in enumerate(compiled.qubits)}
+    for inst in compiled.data:
+        name = inst.name
+        qubits = tuple(qubit_index[q] for q in inst.qubits)
+        wires = qubits + tuple(clbit_index[c] for c in inst.clbits)
+        before = tuple(sorted({j for w in wires for j in last.get(w, ())}))
+        if name in _SKIP:  # zero-duration sync point: everything after waits for everything before on its wires
+            for w in wires:
+                last[w] = before
+            continue
+        i = len(ops)
+        ops.append((name, qubits))
+        preds.append(before)
+        used.update(qubits)
+        for w in wires:
+            last[w] = (i,)
+    keys = tuple(dict.fromkeys(ops))
+    key_index = {k: i for i, k in enumerate(keys)}
+    not_skip = lambda inst: inst.operation.name not in _SKIP  # noqa: E731
+    result = CompiledCircuit(
+        circuit=compiled, ops=tuple(ops), keys=keys, op_key=np.asarray([key_index[o] for o in ops], dtype=np.int64),
+        preds=tuple(preds),
+        n_2q_logical=int(props.get("hanas_2q_logical", 0)),
+        n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
+        depth=compiled.depth(not_skip),
+        depth_2q=compiled.depth(lambda inst: inst.operation.num_qubits == 2 and not_skip(inst)),
+        physical_qubits=tuple(sorted(used)), num_qubits_logical=qc.num_qubits)
+    if cache is not None:
+        cache.put(key, result)
+    return result, False
+
+
+@dataclass(frozen=True)
+class QuantumCostReport:
+    backend: str
+    snapshot_calibrated_at: str
+    num_qubits: int
+    n_1q: int
+    n_2q: int
+    n_meas: int
+    n_reset: int
+    n_swaps: int
+    n_2q_logical: int
+    routing_overhead_2q: int
+    depth: int
+    depth_2q: int
+    physical_qubits: list
+    t_gate_serial_s: float
+    t_sched_s: float
+    ebar_1q: float | None
+    ebar_2q: float | None
+    ebar_ro: float | None
+    log_p_keep: float | None
+    log_esp: float | None
+    t2_eff_s: float
+    p_decoh: float
+    log_t_eff: float | None
+    t_eff_s: float | None
+    t_eff_overflow: bool
+    zero_survival: bool
+    p_success: float
+    rep_delay_s: float
+    t_reset_s: float
+    t_shot_s: float
+    shots: int
+    shots_total: float | None
+    n_instructions: int
+    wallclock_s: float
+    execution_profile: dict
+    model_version: str
+    options: dict
+    compile_cached: bool
+    notes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _log1m(e: float) -> float:
+    """log(1 - e); -inf for e >= 1 (a broken gate: zero survival)."""
+    return -math.inf if e >= 1.0 else math.log1p(-e)
+
+
+def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOptions,
+          profile: ExecutionProfile = DEFAULT_PROFILE, compile_cached: bool = False) -> QuantumCostReport:
+    """Score a compiled circuit on one snapshot: sections A2-A5 and B. No transpiling here."""
+    notes: list[str] = []
+    q = calibration.qubits
+    gate = calibration._gate_index
+    reset_dur = calibration.reset_durations
+    n_keys = len(compiled.keys)
+    dur_k = np.empty(n_keys)
+    err_k = np.empty(n_keys)
+    bucket_k = np.empty(n_keys, dtype=np.int64)  # 0 = 1q, 1 = 2q, 2 = readout, 3 = reset (no error term)
+    for k, (name, qubits) in enumerate(compiled.keys):
+        if name == "measure":
+            p = q[qubits[0]]
+            dur, err, bucket = p.readout_length_s, p.readout_error, 2
+        elif name == "reset":
+            dur, err, bucket = reset_dur.get(qubits[0]), 0.0, 3
+        else:
+            g = gate.get((name, qubits))
+            if g is None:
+                raise CalibrationDataError(f"{calibration.backend_name} has no calibration for {name} on "
+                                           f"qubits {list(qubits)}", field="calibration")
+            dur, err = g.duration_s, g.error
+            if err is None and name == "rz":
+                err = 0.0
+            bucket = 1 if len(qubits) == 2 else 0
+        if dur is None or err is None:
+            what = "duration" if dur is None else "error"
+            raise CalibrationDataError(f"{calibration.backend_name}: {name} on qubits {list(qubits)} has no "
+                                       f"calibrated {what}", field="calibration")
+        dur_k[k], err_k[k], bucket_k[k] = dur, err, bucket
+    counts_k = np.bincount(compiled.op_key, minlength=n_keys)
+    durations = dur_k[compiled.op_key]
+    t_gate = math.fsum(durations)
+    if t_gate <= 0:
+        raise ConfigError("the compiled circuit has no timed operations", field="circuit")
+    n_b = np.bincount(bucket_k, weights=counts_k, minlength=4)
+    e_sum_b = np.bincount(bucket_k, weights=counts_k * err_k, minlength=4)
+    sums = {"1q": (int(n_b[0]), e_sum_b[0]), "2q": (int(n_b[1]), e_sum_b[1]), "ro": (int(n_b[2]), e_sum_b[2])}
+    n_reset = int(n_b[3])
+    timed = bucket_k != 3
+    broken = bool(np.any(err_k[timed] >= 1.0))
+    with np.errstate(divide="ignore"):
+        log_esp = -math.inf if broken else float(np.dot(counts_k[timed], np.log1p(-err_k[timed])))
+    # Critical path: each op starts when the ops it waits for (previous ops on its qubit and clbit wires,
+    # barriers synchronising theirs) have ended: the quantity qiskit's QuantumCircuit.estimate_duration
+    # computes on the circuit's DAG (checked against it in the tests).
+    end = [0.0] * len(durations)
+    for i, (before, d) in enumerate(zip(compiled.preds, durations.tolist())):
+        m = 0.0
+        for j in before:
+            if end[j] > m:
+                m = end[j]
+        end[i] = m + d
+    t_sched = max(end, default=0.0)
+
+    used = compiled.physical_qubits
+    t2s = [q[i].t2_s for i in used]
+    if any(t is None or t <= 0 for t in t2s):
+        bad = [i for i, t in zip(used, t2s) if t is None or t <= 0]
+        raise CalibrationDataError(f"{calibration.backend_name}: T2 missing on used qubits {bad}", field="calibration")
+    t2_eff = min(t2s) if options.t2_variant == "min" else math.fsum(t2s) / len(t2s)
+
+    ebar = {b: (s[1] / s[0] if s[0] else None) for b, s in sums.items()}
+    log_p_keep = math.fsum(s[0] * _log1m(ebar[b]) for b, s in sums.items() if s[0])
+    zero = log_p_keep == -math.inf or log_esp == -math.inf
+    p_decoh = -math.expm1(-t_gate / t2_eff)
+    if zero:
+        log_t_eff = t_eff = None
+        overflow = False
+        p_success = 0.0
+        notes.append("zero survival: a gate with error >= 1 is used (broken gate); the circuit cannot succeed")
+    else:
+        log_t_eff = math.log(t_gate) - log_p_keep + t_gate / t2_eff
+        overflow = log_t_eff > 709.0
+        t_eff = None if overflow else math.exp(log_t_eff)
+        p_success = math.exp(log_p_keep - t_sched / t2_eff)
+    rep_delay = options.rep_delay_s if options.rep_delay_s is not None else calibration.rep_delay_s
+    if options.rep_delay_s is not None and calibration.rep_delay_range_s is not None:
+        lo, hi = calibration.rep_delay_range_s
+        if not lo <= options.rep_delay_s <= hi:
+            raise ConfigError(f"rep_delay_s {options.rep_delay_s} is outside {calibration.backend_name}'s range "
+                              f"[{lo}, {hi}] s", field="rep_delay_s")
+    if rep_delay is None:
+        rep_delay = 250e-6
+        notes.append("the snapshot gives no default rep_delay: used IBM's common default of 250 us")
+    t_reset = 0.0
+    if options.include_reset:
+        known = [reset_dur[i] for i in used if reset_dur.get(i) is not None]
+        if known:
+            t_reset = max(known)
+        else:
+            notes.append("no reset duration calibrated for the used qubits: T_shot has no reset term")
+    t_shot = t_sched + rep_delay + t_reset
+    if p_success > 0:
+        log_total = math.log(options.shots) - math.log(p_success)
+        shots_total = math.exp(log_total) if log_total < 709 else None
+    else:
+        shots_total = None
+    n_instr = len(compiled.ops)
+    return QuantumCostReport(
+        backend=calibration.backend_name, snapshot_calibrated_at=calibration.calibrated_at.isoformat(),
+        num_qubits=compiled.num_qubits_logical, n_1q=sums["1q"][0], n_2q=sums["2q"][0], n_meas=sums["ro"][0],
+        n_reset=n_reset, n_swaps=compiled.n_swaps, n_2q_logical=compiled.n_2q_logical,
+        routing_overhead_2q=sums["2q"][0] - compiled.n_2q_logical, depth=compiled.depth, depth_2q=compiled.depth_2q,
+        physical_qubits=list(used), t_gate_serial_s=t_gate, t_sched_s=t_sched,
+        ebar_1q=ebar["1q"], ebar_2q=ebar["2q"], ebar_ro=ebar["ro"],
+        log_p_keep=None if zero else log_p_keep, log_esp=None if zero else log_esp,
+        t2_eff_s=t2_eff, p_decoh=p_decoh, log_t_eff=log_t_eff, t_eff_s=t_eff, t_eff_overflow=overflow,
+        zero_survival=zero, p_success=p_success, rep_delay_s=rep_delay, t_reset_s=t_reset, t_shot_s=t_shot,
+        shots=options.shots, shots_total=shots_total, n_instructions=n_instr,
+        wallclock_s=profile.predict(t_shot_s=t_shot, shots=options.shots, n_instructions=n_instr),
+        execution_profile=profile.describe(), model_version=MODEL_VERSION, options=options.to_dict(),
+        compile_cached=compile_cached, notes=notes + [n for n in calibration.notes if "broken" in n][:2])
+
+
+def estimate_quantum_cost(circuit, calibration: Calibration, options: CostOptions | None = None,
+                          cache: CompileCache | None = None, profile: ExecutionProfile | None = None
+                          ) -> QuantumCostReport:
+    """Compile ``circuit`` (a QuantumCircuit or OpenQASM 2/3 text) for ``calibration``'s device and score it."""
+    options = (options or CostOptions()).validate()
+    compiled, cached = compile_circuit(circuit, calibration, options, cache)
+    return score(compiled, calibration, options, profile or DEFAULT_PROFILE, compile_cached=cached)
