@@ -6,10 +6,11 @@ import re
 from .errors import QasmParseError
 
 _POS = [re.compile(r"line\s+(\d+)\D+?col(?:umn)?\s+(\d+)", re.I), re.compile(r"<input>:(\d+),(\d+)"),
+        re.compile(r"^\W*(\d+),(\d+):"),
         re.compile(r"(\d+):(\d+)")]
 
 
-def _position(exc: Exception) -> tuple[int | None, int | None]:
+def _position(exc: Exception) -> tuple[int | None, int | None, str | None]:
     """Line and column (1-based line) from the parser's exception or anything it chains to."""
     seen, stack = set(), [exc]
     while stack:  # ANTLR (OpenQASM 3) keeps the position on the chained exception's offending token
@@ -19,18 +20,18 @@ def _position(exc: Exception) -> tuple[int | None, int | None]:
         seen.add(id(e))
         token = getattr(e, "offendingToken", None)
         if token is not None and getattr(token, "line", None) is not None:
-            return int(token.line), int(token.column) + 1
+            return int(token.line), int(token.column), f"unexpected {token.text!r}"
         stack += [e.__cause__, e.__context__] + [a for a in getattr(e, "args", ()) if isinstance(a, BaseException)]
     for attr_l, attr_c in (("line", "col"), ("lineno", "colno"), ("line", "column")):
         line, col = getattr(exc, attr_l, None), getattr(exc, attr_c, None)
         if isinstance(line, int):
-            return line, col if isinstance(col, int) else None
+            return line, col if isinstance(col, int) else None, None
     text = str(exc)
     for pattern in _POS:
         m = pattern.search(text)
         if m:
-            return int(m.group(1)), int(m.group(2))
-    return None, None
+            return int(m.group(1)), int(m.group(2)), None
+    return None, None, None
 
 
 def is_qasm3(text: str) -> bool:
@@ -49,8 +50,8 @@ def load_qasm(text: str):
             return qasm3.loads(text)
         return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     except Exception as exc:  # qiskit raises QASM2ParseError / QASM3ImporterError and friends
-        line, col = _position(exc)
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        line, col, detail = _position(exc)
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else (detail or type(exc).__name__)
         raise QasmParseError(message, line=line, column=col) from exc
 
 
