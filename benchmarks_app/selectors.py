@@ -1,7 +1,23 @@
-"""Read operations of benchmarks_app."""
+"""Read operations of benchmarks_app: jobs, the calibration store, circuits, estimates, leaderboards, trends."""
 from __future__ import annotations
 
-from .models import Job, WorkerHeartbeat
+import datetime as dt
+import math
+
+from django.db.models import F, FloatField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils.dateparse import parse_date, parse_datetime
+
+from cost_engine.errors import CalibrationDataError
+from hanas_platform.api import InputError
+
+from .models import (SUMMARY_FLOAT_FIELDS, SUMMARY_INT_FIELDS, Backend, CalibrationSnapshot, Job,
+                     WorkerHeartbeat)
+
+TREND_FIELDS = SUMMARY_FLOAT_FIELDS + SUMMARY_INT_FIELDS + ("dt_s", "rep_delay_s")
+QUBIT_FIELDS = {"t1": "t1_s", "t2": "t2_s", "readout_error": "readout_error", "readout_length": "readout_length_s",
+                "frequency": "frequency_hz"}
 
 
 def job_get(job_id) -> Job:
@@ -10,3 +26,298 @@ def job_get(job_id) -> Job:
 
 def heartbeats_latest(limit: int = 10):
     return WorkerHeartbeat.objects.all()[:limit]
+
+
+# --- calibration store ------------------------------------------------------------------------------
+def name_candidates(name: str) -> list[str]:
+    """``fez``, ``ibm_fez`` and ``fake_fez`` all name IBM's Fez."""
+    short = name.strip().lower().removeprefix("fake_").removeprefix("ibmq_").removeprefix("ibm_")
+    return [name.strip(), short, f"ibm_{short}", f"ibmq_{short}", f"fake_{short}", f"alt_{short}"]
+
+
+def backend_get(name: str) -> Backend:
+    for candidate in name_candidates(str(name)):
+        backend = Backend.objects.filter(name=candidate).first()
+        if backend:
+            return backend
+    known = list(Backend.objects.order_by("name").values_list("name", flat=True)[:8])
+    raise InputError(f"unknown backend {name!r}" + (f"; known: {', '.join(known)} ..." if known else
+                                                     "; no backends ingested yet (manage.py ingest_calibrations)"),
+                     field="backend", status_code=404)
+
+
+def backend_list(*, processor_family=None, num_qubits=None, min_qubits=None, max_qubits=None):
+    qs = Backend.objects.all()
+    if processor_family:
+        qs = qs.filter(processor_family__iexact=processor_family)
+    if num_qubits is not None:
+        qs = qs.filter(num_qubits=num_qubits)
+    if min_qubits is not None:
+        qs = qs.filter(num_qubits__gte=min_qubits)
+    if max_qubits is not None:
+        qs = qs.filter(num_qubits__lte=max_qubits)
+    return qs.order_by("name")
+
+
+def latest_snapshot(backend: Backend) -> CalibrationSnapshot | None:
+    return backend.snapshots.order_by("-calibrated_at", "-id").first()
+
+
+def parse_when(value, field: str):
+    """An ISO date or date-time (UTC when naive), or None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        stamp = value
+    else:
+        stamp = parse_datetime(str(value))
+        if stamp is None:
+            day = parse_date(str(value))
+            if day is None:
+                raise InputError(f"{field} must be an ISO date or date-time, got {value!r}", field=field)
+            stamp = dt.datetime.combine(day, dt.time.max if field == "until" else dt.time.min)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp
+
+
+def snapshots_for(backend: Backend, since=None, until=None):
+    qs = backend.snapshots.all()
+    since, until = parse_when(since, "since"), parse_when(until, "until")
+    if since:
+        qs = qs.filter(calibrated_at__gte=since)
+    if until:
+        qs = qs.filter(calibrated_at__lte=until)
+    return qs
+
+
+def snapshot_get(backend: Backend, snapshot_id) -> CalibrationSnapshot:
+    try:
+        return backend.snapshots.get(pk=int(snapshot_id))
+    except (CalibrationSnapshot.DoesNotExist, ValueError, TypeError):
+        raise InputError(f"{backend.name} has no snapshot {snapshot_id}", field="snapshot", status_code=404) from None
+
+
+def snapshot_for(backend_name: str, when="latest") -> CalibrationSnapshot:
+    """The snapshot of ``backend_name`` valid at ``when``: "latest", a snapshot id, or the newest calibrated at
+    or before an ISO date/date-time."""
+    backend = backend_get(backend_name)
+    qs = backend.snapshots.select_related("backend").order_by("-calibrated_at", "-id")
+    if when in (None, "", "latest"):
+        snap = qs.first()
+    elif isinstance(when, int) or (isinstance(when, str) and when.isdigit()):
+        return snapshot_get(backend, when)
+    else:
+        snap = qs.filter(calibrated_at__lte=parse_when(when, "snapshot")).first()
+    if snap is None:
+        raise InputError(f"{backend.name} has no snapshot calibrated at or before {when}", field="snapshot",
+                         status_code=404)
+    return snap
+
+
+def trend(backend: Backend, metric: str, since=None, until=None) -> list[dict]:
+    if metric not in TREND_FIELDS:
+        raise InputError(f"unknown metric {metric!r}; allowed: {', '.join(TREND_FIELDS)}", field="metric")
+    rows = snapshots_for(backend, since, until).order_by("calibrated_at", "id").values_list("pk", "calibrated_at", metric)
+    return [{"snapshot_id": pk, "calibrated_at": at, "value": value} for pk, at, value in rows]
+
+
+def qubit_history(backend: Backend, qubit: int, field: str, since=None, until=None) -> list[dict]:
+    if field not in QUBIT_FIELDS:
+        raise InputError(f"unknown field {field!r}; allowed: {', '.join(QUBIT_FIELDS)}", field="field")
+    if not 0 <= qubit < backend.num_qubits:
+        raise InputError(f"{backend.name} has qubits 0..{backend.num_qubits - 1}", field="qubit", status_code=404)
+    key = f"data__qubits__{qubit}__{QUBIT_FIELDS[field]}"
+    rows = (snapshots_for(backend, since, until).order_by("calibrated_at", "id")
+            .annotate(v=Cast(KT(key), FloatField())).values_list("pk", "calibrated_at", "v"))
+    return [{"snapshot_id": pk, "calibrated_at": at, "value": v} for pk, at, v in rows]
+
+
+def edge_history(backend: Backend, q0: int, q1: int, since=None, until=None) -> list[dict]:
+    key = f"{q0}-{q1}"
+    rows = (snapshots_for(backend, since, until).order_by("calibrated_at", "id")
+            .annotate(gate=KT(f"edges__{key}__0"), err=Cast(KT(f"edges__{key}__1"), FloatField()),
+                      dur=Cast(KT(f"edges__{key}__2"), FloatField()))
+            .values_list("pk", "calibrated_at", "gate", "err", "dur"))
+    out = [{"snapshot_id": pk, "calibrated_at": at, "gate": g, "error": e, "duration_s": d}
+           for pk, at, g, e, d in rows]
+    if out and all(r["gate"] is None for r in out):
+        raise InputError(f"{backend.name} has no two-qubit gate on {q0}->{q1}", field="edge", status_code=404)
+    return out
+
+
+def _rel(a, b):
+    if a is None or b is None:
+        return None
+    if a == 0:
+        return math.inf if b else 0.0
+    return (b - a) / abs(a)
+
+
+def snapshot_diff(backend: Backend, old: CalibrationSnapshot, new: CalibrationSnapshot, top: int = 10) -> dict:
+    """The qubits (T1, T2, readout error) and edges (two-qubit error) that changed most, by relative change."""
+    qa, qb = old.data["qubits"], new.data["qubits"]
+    qubits = []
+    for i, (a, b) in enumerate(zip(qa, qb)):
+        changes = {f: _rel(a.get(k), b.get(k)) for f, k in (("t1", "t1_s"), ("t2", "t2_s"),
+                                                               ("readout_error", "readout_error"))}
+        known = {f: c for f, c in changes.items() if c is not None}
+        if known:
+            worst = max(known, key=lambda f: abs(known[f]))
+            qubits.append({"qubit": i, "field": worst, "relative_change": known[worst],
+                           "from": a.get(QUBIT_FIELDS[worst]), "to": b.get(QUBIT_FIELDS[worst]),
+                           "changes": known})
+    qubits.sort(key=lambda r: -abs(r["relative_change"]))
+    edges = []
+    for key, (gate, err_b, _) in new.edges.items():
+        prev = old.edges.get(key)
+        if prev is None:
+            edges.append({"edge": key, "gate": gate, "from": None, "to": err_b, "relative_change": None,
+                          "note": "new coupler"})
+            continue
+        change = _rel(prev[1], err_b)
+        if change is not None:
+            edges.append({"edge": key, "gate": gate, "from": prev[1], "to": err_b, "relative_change": change,
+                          "broken_now": err_b is not None and err_b >= 1, "broken_before": prev[1] is not None
+                          and prev[1] >= 1})
+    edges.sort(key=lambda r: -abs(r["relative_change"]) if r["relative_change"] is not None else 0)
+    summary = {f: {"from": getattr(old, f), "to": getattr(new, f)} for f in SUMMARY_FLOAT_FIELDS + SUMMARY_INT_FIELDS}
+    return {"backend": backend.name, "from": {"snapshot_id": old.pk, "calibrated_at": old.calibrated_at},
+            "to": {"snapshot_id": new.pk, "calibrated_at": new.calibrated_at},
+            "qubits": qubits[:top], "edges": edges[:top], "summary": summary}
+
+
+def resolve_snapshot_ref(backend: Backend, ref, field: str) -> CalibrationSnapshot:
+    """A snapshot id, or the newest snapshot at or before an ISO date."""
+    if ref in (None, ""):
+        raise InputError(f"give ?{field}=<snapshot id or ISO date>", field=field)
+    if str(ref).isdigit():
+        return snapshot_get(backend, ref)
+    snap = backend.snapshots.filter(calibrated_at__lte=parse_when(ref, field)).order_by("-calibrated_at").first()
+    if snap is None:
+        raise InputError(f"{backend.name} has no snapshot at or before {ref}", field=field, status_code=404)
+    return snap
+
+
+# --- circuits, estimates, leaderboards, cost drift (issue 5) ------------------------------------------
+# metric -> True when larger is better
+LEADERBOARD_METRICS = {"wallclock_s": False, "t_eff_s": False, "log_esp": True, "log_t_eff": False,
+                       "t_sched_s": False, "n_swaps": False, "shots_total": False}
+TREND_METRICS = ("wallclock_s", "t_eff_s", "log_t_eff", "log_esp", "log_p_keep", "t_sched_s", "t_gate_serial_s",
+                 "t_shot_s", "shots_total", "n_swaps", "n_2q", "depth")
+
+
+def circuit_get(circuit_id):
+    from .models import Circuit
+
+    try:
+        return Circuit.objects.get(pk=int(circuit_id))
+    except (Circuit.DoesNotExist, ValueError, TypeError):
+        raise InputError(f"circuit {circuit_id} not found", field="circuit", status_code=404) from None
+
+
+def _metric(metric: str | None, allowed, default: str) -> str:
+    metric = metric or default
+    if metric not in allowed:
+        raise InputError(f"unknown metric {metric!r}; allowed: {sorted(allowed)}", field="metric")
+    return metric
+
+
+def latest_snapshot_ids() -> dict[int, int]:
+    """backend id -> id of its newest snapshot (by calibrated_at)."""
+    from django.db.models import OuterRef, Subquery
+
+    from .models import Backend, CalibrationSnapshot
+
+    newest = CalibrationSnapshot.objects.filter(backend=OuterRef("pk")).order_by("-calibrated_at", "-id").values("pk")[:1]
+    return {b: s for b, s in Backend.objects.annotate(latest=Subquery(newest)).values_list("pk", "latest") if s}
+
+
+def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_version: str) -> dict:
+    """Every backend's latest snapshot, ranked by the circuit's ``metric`` there (stored estimates only;
+    backends without one are listed as missing)."""
+    from .models import Backend, CostEstimate
+
+    metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
+    latest = latest_snapshot_ids()
+    rows = list(CostEstimate.objects.filter(circuit=circuit, snapshot_id__in=latest.values(),
+                                            options_hash=options_hash, model_version=model_version)
+                .select_related("backend"))
+    runnable = [r for r in rows if getattr(r, metric) is not None]
+    runnable.sort(key=lambda r: getattr(r, metric), reverse=LEADERBOARD_METRICS[metric])
+    unrunnable = [r for r in rows if getattr(r, metric) is None]
+    have = {r.backend_id for r in rows}
+    missing = Backend.objects.filter(pk__in=[b for b in latest if b not in have])
+    too_small = list(missing.filter(num_qubits__lt=circuit.num_qubits).values_list("name", flat=True))
+    return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "rows": runnable + unrunnable,
+            "not_estimated": sorted(set(missing.values_list("name", flat=True)) - set(too_small)),
+            "too_small": sorted(too_small)}
+
+
+def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_version: str) -> dict:
+    from .models import CostEstimate
+
+    metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
+    snapshot_id = latest_snapshot_ids().get(backend.pk)
+    rows = list(CostEstimate.objects.filter(snapshot_id=snapshot_id, options_hash=options_hash,
+                                            model_version=model_version).select_related("circuit"))
+    good = sorted((r for r in rows if getattr(r, metric) is not None), key=lambda r: getattr(r, metric),
+                  reverse=LEADERBOARD_METRICS[metric])
+    return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "snapshot_id": snapshot_id,
+            "rows": good + [r for r in rows if getattr(r, metric) is None]}
+
+
+def cost_trend_points(circuit, backend, options_hash: str, model_version: str, since=None, until=None):
+    """(snapshots in range ascending, {snapshot id: estimate})."""
+    from .models import CalibrationSnapshot, CostEstimate
+
+    snaps = CalibrationSnapshot.objects.filter(backend=backend).order_by("calibrated_at", "id")
+    if since:
+        snaps = snaps.filter(calibrated_at__gte=since)
+    if until:
+        snaps = snaps.filter(calibrated_at__lte=until)
+    snaps = list(snaps.only("id", "calibrated_at", "backend_id"))
+    ests = {e.snapshot_id: e for e in CostEstimate.objects.filter(
+        circuit=circuit, snapshot_id__in=[s.pk for s in snaps], options_hash=options_hash,
+        model_version=model_version)}
+    return snaps, ests
+
+
+def cost_drivers(prev: dict, cur: dict) -> list[dict]:
+    """Which calibration terms moved the cost between two reports, as exact additive contributions to the
+    change of log T_eff (COST_MODEL.md A4: log T_eff = log T_gate - log P_keep + T_gate/T2_eff, with
+    log P_keep = sum_b N_b log(1 - ebar_b)), plus the wall-clock terms (T_sched, rep_delay) of T_shot.
+    Sorted by absolute contribution."""
+    def log_keep(r, n, e):
+        if r.get(n) is None or r.get(e) is None or r[e] >= 1:
+            return None
+        return r[n] * math.log1p(-r[e])
+
+    terms = []
+
+    def add(name, a, b, unit, explains):
+        if a is None or b is None:
+            return
+        terms.append({"term": name, "delta": b - a, "unit": unit, "explains": explains})
+
+    def ratio(r):
+        if not r.get("t2_eff_s") or r.get("t_gate_serial_s") is None:
+            return None
+        return r["t_gate_serial_s"] / r["t2_eff_s"]
+
+    def log_or_none(x):
+        return math.log(x) if x and x > 0 else None
+
+    add("gate time (log T_gate)", log_or_none(prev.get("t_gate_serial_s")), log_or_none(cur.get("t_gate_serial_s")),
+        "log s", "log_t_eff")
+    for bucket, n, e in (("1q", "n_1q", "ebar_1q"), ("2q", "n_2q", "ebar_2q"), ("readout", "n_meas", "ebar_ro")):
+        a, b = log_keep(prev, n, e), log_keep(cur, n, e)
+        add(f"{bucket} error (-N log(1-e))", None if a is None else -a, None if b is None else -b, "log",
+            "log_t_eff")
+    add("decoherence (T_gate / T2_eff)", ratio(prev), ratio(cur), "1", "log_t_eff")
+    add("schedule length T_sched", prev.get("t_sched_s"), cur.get("t_sched_s"), "s", "t_shot_s")
+    add("repetition delay", prev.get("rep_delay_s"), cur.get("rep_delay_s"), "s", "t_shot_s")
+    add("SWAPs inserted", prev.get("n_swaps"), cur.get("n_swaps"), "count", "routing")
+    terms = [t for t in terms if t["delta"] != 0]
+    terms.sort(key=lambda t: -abs(t["delta"]) if t["unit"] in ("log", "log s", "1") else 0)
+    return terms

@@ -1,14 +1,23 @@
 """Write operations of benchmarks_app. Views, tasks and commands call these; they own transactions."""
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import math
 import os
 import socket
 import traceback
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Job, WorkerHeartbeat
+from cost_engine.errors import CalibrationDataError, CostEngineError
+from hanas_platform.api import InputError
+
+from .models import SUMMARY_FLOAT_FIELDS, SUMMARY_INT_FIELDS, Backend, CalibrationSnapshot, Job, WorkerHeartbeat
+
+log = logging.getLogger(__name__)
 
 
 # --- jobs -----------------------------------------------------------------------------------------
@@ -67,3 +76,294 @@ def job_fail(job: Job, *, error: BaseException | str) -> Job:
 def heartbeat_record(*, task_id: str = "", note: str = "") -> WorkerHeartbeat:
     return WorkerHeartbeat.objects.create(hostname=socket.gethostname(), pid=os.getpid(), task_id=task_id,
                                           note=note[:255])
+
+
+# --- calibration store (issue 3) --------------------------------------------------------------------
+# Callables taking a new snapshot's id, run after its transaction commits (issue 5 re-costs the reference
+# suite there).
+SNAPSHOT_CREATED_HOOKS: list = []
+
+
+def _edges(cal) -> dict:
+    basis = set(cal.basis_gates)
+    return {f"{g.qubits[0]}-{g.qubits[1]}": [g.name, g.error, g.duration_s]
+            for g in cal.gates if len(g.qubits) == 2 and g.name in basis}
+
+
+def ingest_calibration(cal):
+    """Store one normalised calibration. One transaction; idempotent: the same (backend, calibrated_at,
+    content) again returns the stored snapshot with created=False. Returns (snapshot, created)."""
+    key = {"calibrated_at": cal.calibrated_at, "content_hash": cal.content_hash}
+    existing = CalibrationSnapshot.objects.filter(backend__name=cal.backend_name, **key).first()
+    if existing:
+        return existing, False
+    summary = cal.summary()
+    try:
+        with transaction.atomic():
+            backend, made = Backend.objects.get_or_create(name=cal.backend_name, defaults={
+                "provider": cal.provider or "ibm", "processor_family": cal.processor_family,
+                "num_qubits": cal.num_qubits, "basis_gates": list(cal.basis_gates),
+                "coupling_map": [list(e) for e in cal.coupling_map]})
+            newest = backend.snapshots.order_by("-calibrated_at").values_list("calibrated_at", flat=True).first()
+            if not made and (newest is None or cal.calibrated_at >= newest):
+                backend.processor_family = cal.processor_family or backend.processor_family
+                backend.num_qubits = cal.num_qubits
+                backend.basis_gates = list(cal.basis_gates)
+                backend.coupling_map = [list(e) for e in cal.coupling_map]
+                backend.save()
+            snapshot = CalibrationSnapshot.objects.create(
+                backend=backend, source=cal.source[:100], data=cal.to_dict(), edges=_edges(cal), dt_s=cal.dt_s,
+                rep_delay_s=cal.rep_delay_s, **key,
+                **{f: summary.get(f) for f in SUMMARY_FLOAT_FIELDS}, **{f: summary.get(f, 0) for f in SUMMARY_INT_FIELDS})
+            for hook in list(SNAPSHOT_CREATED_HOOKS):
+                transaction.on_commit(lambda hook=hook, sid=snapshot.pk: hook(sid))
+    except IntegrityError:  # the same data ingested concurrently: the other transaction's row stands
+        return CalibrationSnapshot.objects.get(backend__name=cal.backend_name, **key), False
+    return snapshot, True
+
+
+def calibration_from_payload(payload):
+    """Our own JSON (has ``schema_version``), IBM properties plus configuration
+    (``{"properties": ..., "configuration": ...}``) or bare IBM properties -> Calibration."""
+    from cost_engine.calibration import Calibration, _conf_to_json_units, from_properties
+
+    if not isinstance(payload, dict):
+        raise CalibrationDataError("calibration must be a JSON object", field="calibration")
+    if "schema_version" in payload:
+        return Calibration.from_dict(payload)
+    if "properties" in payload:
+        conf = payload.get("configuration")
+        if conf is not None and not isinstance(conf, dict):
+            raise CalibrationDataError("configuration must be an object", field="configuration")
+        return from_properties(payload["properties"], _conf_to_json_units(conf or {}), source="upload")
+    if "last_update_date" in payload or "qubits" in payload or "gates" in payload:
+        return from_properties(payload, None, source="upload")
+    raise CalibrationDataError("unrecognised calibration JSON: expected our format (schema_version), IBM "
+                               "properties, or {properties, configuration}", field="calibration")
+
+
+def ingest_payload(payload, source: str = "upload"):
+    cal = calibration_from_payload(payload)
+    if source and cal.source in ("", "upload", "properties"):
+        import dataclasses
+
+        cal = dataclasses.replace(cal, source=source)
+    return ingest_calibration(cal)
+
+
+def ingest_fake(names=None) -> list[tuple[str, bool]]:
+    """Every (or the named) real-device snapshot shipped in qiskit_ibm_runtime.fake_provider."""
+    from cost_engine.calibration import fake_backend_names, load_fake_calibration
+
+    out = []
+    for name in names or fake_backend_names():
+        snapshot, created = ingest_calibration(load_fake_calibration(name))
+        out.append((snapshot.backend.name, created))
+    return out
+
+
+class IBMUnavailable(Exception):
+    """IBM Quantum cannot be reached or refused the request (network, token)."""
+
+
+def ibm_service():
+    """The live QiskitRuntimeService from settings (IBM_QUANTUM_TOKEN / _CHANNEL / _INSTANCE)."""
+    if not settings.IBM_QUANTUM_TOKEN:
+        raise IBMUnavailable("IBM_QUANTUM_TOKEN is not set: cannot ingest from IBM Quantum")
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    try:
+        return QiskitRuntimeService(channel=settings.IBM_QUANTUM_CHANNEL, token=settings.IBM_QUANTUM_TOKEN,
+                                    instance=settings.IBM_QUANTUM_INSTANCE or None)
+    except Exception as exc:  # network errors, bad token, service outages
+        raise IBMUnavailable(f"cannot reach IBM Quantum: {exc}") from exc
+
+
+def _days(since: dt.datetime, until: dt.datetime):
+    day = since
+    while day <= until:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+def ingest_ibm(name: str, since=None, until=None, service_factory=None) -> list[tuple[str, bool]]:
+    """The backend's current calibration, or its daily history from ``since`` to ``until`` through
+    ``backend.properties(datetime=...)``. Everything is fetched before anything is written, so a network
+    failure writes nothing."""
+    from cost_engine.calibration import from_ibm
+
+    service = (service_factory or ibm_service)()
+    try:
+        if since is None:
+            cals = [from_ibm(service, name)]
+        else:
+            until = until or timezone.now()
+            cals = [from_ibm(service, name, at=day) for day in _days(since, until)]
+    except CostEngineError:
+        raise
+    except Exception as exc:
+        raise IBMUnavailable(f"cannot fetch {name} from IBM Quantum: {exc}") from exc
+    out = []
+    with transaction.atomic():
+        for cal in cals:
+            snapshot, created = ingest_calibration(cal)
+            out.append((snapshot.calibrated_at.isoformat(), created))
+    return out
+
+
+# --- circuits and cost estimates (issue 5) ----------------------------------------------------------
+_COMPILE_CACHE = None
+METRIC_COLUMNS = ("wallclock_s", "t_eff_s", "log_esp", "log_t_eff", "log_p_keep", "t_sched_s", "t_gate_serial_s",
+                  "t_shot_s", "shots_total", "n_swaps", "n_2q", "depth", "depth_2q")
+REPORT_COLUMNS = ("n_1q", "n_2q", "n_meas", "n_swaps", "depth", "depth_2q", "t_gate_serial_s", "t_sched_s",
+                  "log_p_keep", "log_esp", "log_t_eff", "t_eff_s", "zero_survival", "t_shot_s", "shots",
+                  "shots_total", "wallclock_s")
+
+
+def compile_cache():
+    """One compile cache per process: re-costing a circuit on a new snapshot of a device re-uses its routing."""
+    global _COMPILE_CACHE
+    if _COMPILE_CACHE is None:
+        from cost_engine.quantum import CompileCache
+
+        _COMPILE_CACHE = CompileCache()
+    return _COMPILE_CACHE
+
+
+def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_reference: bool = False):
+    """Parse, check the configured limits, and store a circuit; the same circuit twice returns the stored
+    row. Returns (circuit, created)."""
+    from cost_engine.errors import CostEngineError
+    from cost_engine.qasm import circuit_hash, load_qasm
+
+    from .models import Circuit
+
+    if not isinstance(qasm, str) or not qasm.strip():
+        raise InputError("qasm must be a non-empty OpenQASM 2 or 3 program", field="qasm")
+    size = len(qasm.encode())
+    if size > settings.HANAS_MAX_CIRCUIT_BYTES:
+        raise InputError(f"circuit is {size} bytes; the limit is HANAS_MAX_CIRCUIT_BYTES="
+                         f"{settings.HANAS_MAX_CIRCUIT_BYTES}", field="qasm", status_code=413)
+    try:
+        qc = load_qasm(qasm)
+    except CostEngineError as exc:
+        raise InputError(str(exc), field="qasm") from exc
+    if qc.num_qubits > settings.HANAS_MAX_CIRCUIT_QUBITS:
+        raise InputError(f"circuit has {qc.num_qubits} qubits; the limit is HANAS_MAX_CIRCUIT_QUBITS="
+                         f"{settings.HANAS_MAX_CIRCUIT_QUBITS}", field="qasm")
+    if qc.size() > settings.HANAS_MAX_CIRCUIT_GATES:
+        raise InputError(f"circuit has {qc.size()} operations; the limit is HANAS_MAX_CIRCUIT_GATES="
+                         f"{settings.HANAS_MAX_CIRCUIT_GATES}", field="qasm")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise InputError("tags must be a list of strings", field="tags")
+    fmt = "qasm3" if qasm.lstrip().upper().startswith("OPENQASM 3") else "qasm2"
+    digest = circuit_hash(qc)
+    defaults = {"name": (name or qc.name or "")[:200], "qasm": qasm, "format": fmt, "num_qubits": qc.num_qubits,
+                "num_gates": qc.size(), "tags": list(tags or []), "owner": owner if getattr(owner, "pk", None)
+                else None, "is_reference": is_reference}
+    try:
+        with transaction.atomic():
+            return Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
+    except IntegrityError:
+        return Circuit.objects.get(content_hash=digest), False
+
+
+def cost_options(data: dict | None):
+    """Validated cost options from request/command values (errors name the field)."""
+    from cost_engine.errors import CostEngineError
+    from cost_engine.quantum import CostOptions
+
+    data = dict(data or {})
+    allowed = {"shots", "optimization_level", "seed", "t2_variant", "noise_aware_layout", "exclude_broken",
+               "rep_delay_s", "include_reset"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InputError(f"unknown option(s) {unknown}; allowed: {sorted(allowed)}", field=unknown[0])
+    try:
+        return CostOptions(**data).validate()
+    except CostEngineError as exc:
+        raise InputError(str(exc), field=exc.field or "options") from exc
+    except TypeError as exc:
+        raise InputError(str(exc), field="options") from exc
+
+
+def _estimate_lock(cursor_key: str) -> None:
+    """Serialise identical questions on PostgreSQL (transaction-scoped advisory lock) so concurrent
+    identical requests compute once; SQLite serialises writers anyway."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        key = int(cursor_key[:15], 16)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def estimate_get_or_create(circuit, snapshot, options):
+    """The stored estimate for (circuit, snapshot, options, model version), computed and stored if missing.
+    Returns (estimate, created). Cost-engine input errors (too wide, missing calibration) become 4xx."""
+    import hashlib
+    import time
+
+    from cost_engine.errors import CostEngineError
+    from cost_engine.quantum import MODEL_VERSION, estimate_quantum_cost
+
+    from .models import CostEstimate
+
+    opts_hash = options.options_hash()
+    lookup = {"circuit": circuit, "snapshot": snapshot, "options_hash": opts_hash, "model_version": MODEL_VERSION}
+    found = CostEstimate.objects.filter(**lookup).first()
+    if found:
+        return found, False
+    lock_key = hashlib.sha256(f"{circuit.pk}:{snapshot.pk}:{opts_hash}:{MODEL_VERSION}".encode()).hexdigest()
+    with transaction.atomic():
+        _estimate_lock(lock_key)
+        found = CostEstimate.objects.filter(**lookup).first()
+        if found:
+            return found, False
+        started = time.perf_counter()
+        try:
+            report = estimate_quantum_cost(circuit.qasm, snapshot.calibration(), options, cache=compile_cache())
+        except CostEngineError as exc:
+            raise InputError(f"{snapshot.backend.name}: {exc}", field=exc.field or "circuit") from exc
+        data = report.to_dict()
+        row = CostEstimate(
+            circuit=circuit, snapshot=snapshot, backend_id=snapshot.backend_id,
+            snapshot_calibrated_at=snapshot.calibrated_at, options=options.to_dict(), options_hash=opts_hash,
+            model_version=MODEL_VERSION, report=data, compute_seconds=time.perf_counter() - started,
+            **{k: data.get(k) for k in REPORT_COLUMNS})
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:
+            return CostEstimate.objects.get(**lookup), False
+    return row, True
+
+
+def estimates_for_snapshot(snapshot, circuits, options=None, job=None) -> dict:
+    """Cost many circuits on one snapshot (skipping those wider than its usable qubits). Progress goes to
+    ``job`` when given. Returns counts."""
+    options = options or cost_options({})
+    usable = snapshot.backend.num_qubits
+    created = existing = skipped = failed = 0
+    circuits = list(circuits)
+    for i, circuit in enumerate(circuits, 1):
+        if circuit.num_qubits > usable:
+            skipped += 1
+        else:
+            try:
+                _, new = estimate_get_or_create(circuit, snapshot, options)
+                created += new
+                existing += not new
+            except InputError:
+                failed += 1
+        if job is not None and (i % 5 == 0 or i == len(circuits)):
+            job_progress(job, current=i, total=len(circuits), message=f"{snapshot.backend.name}: {i}/{len(circuits)}")
+    return {"created": created, "existing": existing, "skipped_too_wide": skipped, "failed": failed}
+
+
+def recost_reference_suite(snapshot_id: int) -> dict:
+    """Re-cost every reference circuit on one (newly ingested) snapshot."""
+    from .models import CalibrationSnapshot, Circuit
+
+    snapshot = CalibrationSnapshot.objects.select_related("backend").get(pk=snapshot_id)
+    return estimates_for_snapshot(snapshot, Circuit.objects.filter(is_reference=True).order_by("num_qubits", "id"))

@@ -196,7 +196,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "qiskit": {"level": "WARNING"},
+                "qiskit_ibm_runtime": {"level": "WARNING"}},
 }
 
 # Periodic calibration ingest default interval (used by benchmarks_app when seeding the beat schedule).
@@ -204,3 +205,8 @@ HANAS_INGEST_INTERVAL = timedelta(hours=IBM_INGEST_INTERVAL_HOURS)
 
 # Search loop watchdog: how often a stalled generation is re-checked (lost triggers, redelivered tasks).
 HANAS_SEARCH_WATCHDOG_SECONDS = float(os.environ.get("HANAS_SEARCH_WATCHDOG_SECONDS", "30"))
+
+# Estimates: answered synchronously while qubits x operations stays under this, else 202 + a job URL.
+HANAS_SYNC_ESTIMATE_MAX_WORK = int(os.environ.get("HANAS_SYNC_ESTIMATE_MAX_WORK", "20000"))
+# Cost trends compute up to this many missing points in the request; more go to a background job.
+HANAS_SYNC_TREND_MAX_MISSING = int(os.environ.get("HANAS_SYNC_TREND_MAX_MISSING", "5"))

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from ..models import Job
+from ..models import (SUMMARY_FLOAT_FIELDS, SUMMARY_INT_FIELDS, Backend, CalibrationSnapshot, Circuit,
+                      CostEstimate, Job)
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -15,3 +16,84 @@ class JobSerializer(serializers.ModelSerializer):
         if not job.progress_total:
             return None
         return round(job.progress_current / job.progress_total, 4)
+
+
+SUMMARY_FIELDS = list(SUMMARY_FLOAT_FIELDS + SUMMARY_INT_FIELDS)
+
+
+class SnapshotSummarySerializer(serializers.ModelSerializer):
+    backend = serializers.CharField(source="backend.name", read_only=True)
+
+    class Meta:
+        model = CalibrationSnapshot
+        fields = ["id", "backend", "calibrated_at", "ingested_at", "source", "content_hash", "dt_s",
+                  "rep_delay_s"] + SUMMARY_FIELDS
+
+
+class SnapshotDetailSerializer(SnapshotSummarySerializer):
+    notes = serializers.SerializerMethodField()
+
+    class Meta(SnapshotSummarySerializer.Meta):
+        fields = SnapshotSummarySerializer.Meta.fields + ["notes", "data"]
+
+    def get_notes(self, snap) -> list[str]:
+        return list(snap.data.get("notes") or [])
+
+
+class BackendSerializer(serializers.ModelSerializer):
+    latest_snapshot = serializers.SerializerMethodField()
+    snapshot_count = serializers.IntegerField(read_only=True, required=False)
+
+    class Meta:
+        model = Backend
+        fields = ["name", "provider", "processor_family", "num_qubits", "basis_gates", "snapshot_count",
+                  "latest_snapshot"]
+
+    def get_latest_snapshot(self, backend) -> dict | None:
+        snap = backend.snapshots.order_by("-calibrated_at", "-id").first()
+        return SnapshotSummarySerializer(snap).data if snap else None
+
+
+class BackendDetailSerializer(BackendSerializer):
+    class Meta(BackendSerializer.Meta):
+        fields = BackendSerializer.Meta.fields + ["coupling_map", "created_at", "updated_at"]
+
+
+class CircuitCreateSerializer(serializers.Serializer):
+    qasm = serializers.CharField(trim_whitespace=False, help_text="OpenQASM 2 or 3 source")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
+
+
+class CircuitSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+
+    class Meta:
+        model = Circuit
+        fields = ["id", "name", "format", "num_qubits", "num_gates", "content_hash", "tags", "owner", "is_reference",
+                  "created_at", "qasm"]
+
+
+class EstimateRequestSerializer(serializers.Serializer):
+    circuit = serializers.IntegerField(required=False, allow_null=True, help_text="id of a stored circuit")
+    qasm = serializers.CharField(required=False, allow_blank=False, trim_whitespace=False,
+                                 help_text="inline OpenQASM 2/3 (stored as a circuit)")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    backend = serializers.CharField(max_length=100)
+    snapshot = serializers.CharField(required=False, default="latest",
+                                     help_text="'latest', an ISO date-time (latest at or before it), or an id")
+    shots = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
+    optimization_level = serializers.IntegerField(required=False, min_value=0, max_value=3)
+    seed = serializers.IntegerField(required=False, min_value=0)
+
+
+class CostEstimateSerializer(serializers.ModelSerializer):
+    backend = serializers.CharField(source="backend.name", read_only=True)
+    circuit_name = serializers.CharField(source="circuit.name", read_only=True)
+
+    class Meta:
+        model = CostEstimate
+        fields = ["id", "circuit", "circuit_name", "backend", "snapshot", "snapshot_calibrated_at", "options",
+                  "model_version", "wallclock_s", "t_eff_s", "log_t_eff", "log_esp", "log_p_keep", "zero_survival",
+                  "t_sched_s", "t_gate_serial_s", "t_shot_s", "shots", "shots_total", "n_1q", "n_2q", "n_meas",
+                  "n_swaps", "depth", "depth_2q", "compute_seconds", "created_at", "report"]

@@ -1,7 +1,29 @@
-from rest_framework import generics
+"""REST views of benchmarks_app: jobs, the calibration store, circuits, estimates, leaderboards, trends."""
+from __future__ import annotations
 
-from .. import selectors
-from .serializers import JobSerializer
+import json
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import Http404
+from django.urls import reverse
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cost_engine.errors import CostEngineError
+from hanas_platform.api import InputError
+
+from .. import selectors, services
+from ..models import Circuit, CostEstimate
+from .serializers import (BackendDetailSerializer, BackendSerializer, CircuitCreateSerializer, CircuitSerializer,
+                          CostEstimateSerializer, EstimateRequestSerializer, JobSerializer,
+                          SnapshotDetailSerializer, SnapshotSummarySerializer)
 
 
 class JobDetailView(generics.RetrieveAPIView):
@@ -11,9 +33,364 @@ class JobDetailView(generics.RetrieveAPIView):
     lookup_url_kwarg = "job_id"
 
     def get_object(self):
-        from django.http import Http404
-
         try:
             return selectors.job_get(self.kwargs["job_id"])
         except Exception as exc:  # DoesNotExist or a malformed UUID
             raise Http404("No such job") from exc
+
+
+# --- calibration store ------------------------------------------------------------------------------
+def _int_param(request, name):
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{name} must be an integer", field=name) from None
+
+
+SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO date or date-time"),
+               OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO date or date-time")]
+
+
+class BackendList(generics.ListAPIView):
+    """Backends with their latest calibration's key metrics."""
+
+    serializer_class = BackendSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("processor_family", OpenApiTypes.STR),
+                               OpenApiParameter("num_qubits", OpenApiTypes.INT),
+                               OpenApiParameter("min_qubits", OpenApiTypes.INT),
+                               OpenApiParameter("max_qubits", OpenApiTypes.INT)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        r = self.request
+        return selectors.backend_list(processor_family=r.query_params.get("processor_family") or None,
+                                      num_qubits=_int_param(r, "num_qubits"), min_qubits=_int_param(r, "min_qubits"),
+                                      max_qubits=_int_param(r, "max_qubits")).annotate(snapshot_count=Count("snapshots"))
+
+
+class BackendDetail(generics.RetrieveAPIView):
+    serializer_class = BackendDetailSerializer
+
+    def get_object(self):
+        return selectors.backend_get(self.kwargs["name"])
+
+
+class SnapshotList(generics.ListAPIView):
+    """A backend's snapshots, newest first (summary metrics; the detail has the full data)."""
+
+    serializer_class = SnapshotSummarySerializer
+
+    @extend_schema(parameters=SINCE_UNTIL)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        backend = selectors.backend_get(self.kwargs["name"])
+        return selectors.snapshots_for(backend, self.request.query_params.get("since"),
+                                       self.request.query_params.get("until")).select_related("backend")
+
+
+class SnapshotDetail(generics.RetrieveAPIView):
+    serializer_class = SnapshotDetailSerializer
+
+    def get_object(self):
+        return selectors.snapshot_get(selectors.backend_get(self.kwargs["name"]), self.kwargs["snapshot_id"])
+
+
+class TrendView(APIView):
+    """Time series of one summary metric, ordered by calibrated_at."""
+
+    @extend_schema(parameters=[OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_FIELDS))]
+                   + SINCE_UNTIL)
+    def get(self, request, name):
+        backend = selectors.backend_get(name)
+        metric = request.query_params.get("metric") or "t1_median"
+        points = selectors.trend(backend, metric, request.query_params.get("since"), request.query_params.get("until"))
+        return Response({"backend": backend.name, "metric": metric, "points": points})
+
+
+class QubitHistoryView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("field", OpenApiTypes.STR, enum=list(selectors.QUBIT_FIELDS))]
+                   + SINCE_UNTIL)
+    def get(self, request, name, qubit):
+        backend = selectors.backend_get(name)
+        field = request.query_params.get("field") or "t1"
+        points = selectors.qubit_history(backend, qubit, field, request.query_params.get("since"),
+                                         request.query_params.get("until"))
+        return Response({"backend": backend.name, "qubit": qubit, "field": field, "points": points})
+
+
+class EdgeHistoryView(APIView):
+    @extend_schema(parameters=SINCE_UNTIL)
+    def get(self, request, name, q0, q1):
+        backend = selectors.backend_get(name)
+        points = selectors.edge_history(backend, q0, q1, request.query_params.get("since"),
+                                        request.query_params.get("until"))
+        return Response({"backend": backend.name, "edge": [q0, q1], "points": points})
+
+
+class DiffView(APIView):
+    """The qubits and edges that changed most between two snapshots (ids or ISO dates)."""
+
+    @extend_schema(parameters=[OpenApiParameter("from", OpenApiTypes.STR, required=True),
+                               OpenApiParameter("to", OpenApiTypes.STR, required=True),
+                               OpenApiParameter("top", OpenApiTypes.INT)])
+    def get(self, request, name):
+        backend = selectors.backend_get(name)
+        old = selectors.resolve_snapshot_ref(backend, request.query_params.get("from"), "from")
+        new = selectors.resolve_snapshot_ref(backend, request.query_params.get("to"), "to")
+        top = _int_param(request, "top") or 10
+        return Response(selectors.snapshot_diff(backend, old, new, top=min(max(top, 1), 200)))
+
+
+class CalibrationUpload(APIView):
+    """Upload a calibration: our JSON, IBM properties JSON, or {"properties": ..., "configuration": ...}; as a
+    JSON body or a multipart ``file``. 201 created, 200 already stored, 400 naming the bad field."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: SnapshotSummarySerializer})
+    def post(self, request):
+        payload = request.data
+        if "file" in getattr(request, "FILES", {}):
+            raw = request.FILES["file"].read()
+            try:
+                payload = json.loads(raw)
+            except ValueError as exc:
+                raise InputError(f"uploaded file is not valid JSON: {exc}", field="file") from exc
+        try:
+            snapshot, created = services.ingest_payload(payload, source="upload")
+        except CostEngineError as exc:
+            raise InputError(str(exc), field=exc.field or "calibration") from exc
+        body = dict(SnapshotSummarySerializer(snapshot).data, created=created)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+def _default_options():
+    from cost_engine.quantum import MODEL_VERSION
+
+    return services.cost_options({}).options_hash(), MODEL_VERSION
+
+
+def _options_from_query(q):
+    from cost_engine.quantum import MODEL_VERSION
+
+    opts = {}
+    for name, cast in (("shots", int), ("optimization_level", int), ("seed", int)):
+        if q.get(name) not in (None, ""):
+            try:
+                opts[name] = cast(q[name])
+            except ValueError:
+                raise InputError(f"{name} must be an integer", field=name) from None
+    return services.cost_options(opts), MODEL_VERSION
+
+
+class CircuitFilter(filters.FilterSet):
+    tag = filters.CharFilter(method="filter_tag")
+    is_reference = filters.BooleanFilter()
+    min_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="gte")
+    max_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="lte")
+    name = filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Circuit
+        fields = ["is_reference", "name"]
+
+    def filter_tag(self, qs, name, value):
+        return qs.filter(tags__contains=[value]) if settings.DATABASES["default"]["ENGINE"].endswith(
+            "postgresql") else qs.filter(tags__icontains=f'"{value}"')
+
+
+class CircuitListCreate(generics.ListCreateAPIView):
+    """Stored circuits. POST OpenQASM 2 or 3 (limits: HANAS_MAX_CIRCUIT_QUBITS / _GATES / _BYTES)."""
+
+    queryset = Circuit.objects.all()
+    filterset_class = CircuitFilter
+
+    def get_serializer_class(self):
+        return CircuitCreateSerializer if self.request.method == "POST" else CircuitSerializer
+
+    @extend_schema(request=CircuitCreateSerializer, responses={201: CircuitSerializer, 200: CircuitSerializer})
+    def post(self, request, *args, **kwargs):
+        ser = CircuitCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        circuit, created = services.circuit_create(owner=request.user, **ser.validated_data)
+        return Response(CircuitSerializer(circuit, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class CircuitDetail(generics.RetrieveAPIView):
+    serializer_class = CircuitSerializer
+
+    def get_object(self):
+        return selectors.circuit_get(self.kwargs["pk"])
+
+
+class EstimateFilter(filters.FilterSet):
+    circuit = filters.NumberFilter(field_name="circuit_id")
+    backend = filters.CharFilter(method="filter_backend")
+    since = filters.IsoDateTimeFilter(field_name="snapshot_calibrated_at", lookup_expr="gte")
+    until = filters.IsoDateTimeFilter(field_name="snapshot_calibrated_at", lookup_expr="lte")
+    snapshot = filters.NumberFilter(field_name="snapshot_id")
+    zero_survival = filters.BooleanFilter()
+
+    class Meta:
+        model = CostEstimate
+        fields = ["circuit", "snapshot", "zero_survival"]
+
+    def filter_backend(self, qs, name, value):
+        return qs.filter(backend=selectors.backend_get(value))
+
+
+class EstimateListCreate(generics.ListCreateAPIView):
+    """Cost estimates. POST asks "what does this circuit cost on this backend?": small circuits are answered
+    at once (201 new, 200 already stored); large ones return 202 with a job URL reporting progress."""
+
+    queryset = CostEstimate.objects.select_related("circuit", "backend").order_by("-snapshot_calibrated_at", "-id")
+    filterset_class = EstimateFilter
+    serializer_class = CostEstimateSerializer
+
+    @extend_schema(request=EstimateRequestSerializer,
+                   responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
+    def post(self, request, *args, **kwargs):
+        from .. import tasks
+
+        ser = EstimateRequestSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        if data.get("circuit") is not None:
+            circuit = selectors.circuit_get(data["circuit"])
+        elif data.get("qasm"):
+            circuit, _ = services.circuit_create(qasm=data["qasm"], name=data.get("name", ""), owner=request.user)
+        else:
+            raise InputError("give a circuit id or inline qasm", field="circuit")
+        options = services.cost_options({k: data[k] for k in ("shots", "optimization_level", "seed") if k in data})
+        snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest")
+        if circuit.num_qubits > snapshot.backend.num_qubits:
+            raise InputError(f"circuit has {circuit.num_qubits} qubits; {snapshot.backend.name} has "
+                             f"{snapshot.backend.num_qubits}", field="circuit")
+        if circuit.num_gates * max(circuit.num_qubits, 1) > settings.HANAS_SYNC_ESTIMATE_MAX_WORK:
+            job = services.job_create(kind="estimate", owner=request.user, total=1, params={
+                "circuit": circuit.pk, "snapshot": snapshot.pk, "options": options.to_dict()})
+            tasks.estimate_job.delay(str(job.pk))
+            url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
+            return Response({"job": str(job.pk), "status_url": url, "status": "queued"},
+                            status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+        estimate, created = services.estimate_get_or_create(circuit, snapshot, options)
+        return Response(CostEstimateSerializer(estimate, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class EstimateDetail(generics.RetrieveAPIView):
+    queryset = CostEstimate.objects.all()
+    serializer_class = CostEstimateSerializer
+
+
+def _board_row(est, metric):
+    return {"rank": None, "backend": est.backend.name, "processor_family": est.backend.processor_family,
+            "circuit": est.circuit_id, "circuit_name": est.circuit.name, "snapshot_id": est.snapshot_id,
+            "snapshot_calibrated_at": est.snapshot_calibrated_at, "value": getattr(est, metric),
+            "estimate": est.pk, "zero_survival": est.zero_survival, "wallclock_s": est.wallclock_s,
+            "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps}
+
+
+def _ranked(rows, metric):
+    out = []
+    for i, est in enumerate(rows, 1):
+        row = _board_row(est, metric)
+        row["rank"] = i if row["value"] is not None else None
+        out.append(row)
+    return out
+
+
+METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=sorted(selectors.LEADERBOARD_METRICS))
+
+
+class BackendLeaderboard(APIView):
+    """Which machine runs this circuit best now: each backend's latest snapshot, ranked."""
+
+    @extend_schema(parameters=[OpenApiParameter("circuit", OpenApiTypes.INT, required=True), METRIC_PARAM,
+                               OpenApiParameter("shots", OpenApiTypes.INT),
+                               OpenApiParameter("optimization_level", OpenApiTypes.INT)])
+    def get(self, request):
+        if not request.query_params.get("circuit"):
+            raise InputError("give ?circuit=<id>", field="circuit")
+        circuit = selectors.circuit_get(request.query_params["circuit"])
+        options, version = _options_from_query(request.query_params)
+        board = selectors.backend_leaderboard(circuit, request.query_params.get("metric"), options.options_hash(),
+                                              version)
+        return Response({"circuit": circuit.pk, "circuit_name": circuit.name, "metric": board["metric"],
+                         "higher_is_better": board["higher_is_better"], "options": options.to_dict(),
+                         "rows": _ranked(board["rows"], board["metric"]),
+                         "not_estimated": board["not_estimated"], "too_small": board["too_small"]})
+
+
+class CircuitLeaderboard(APIView):
+    """Which circuits are cheapest on this backend's latest snapshot."""
+
+    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM])
+    def get(self, request):
+        if not request.query_params.get("backend"):
+            raise InputError("give ?backend=<name>", field="backend")
+        backend = selectors.backend_get(request.query_params["backend"])
+        options, version = _options_from_query(request.query_params)
+        board = selectors.circuit_leaderboard(backend, request.query_params.get("metric"), options.options_hash(),
+                                              version)
+        return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
+                         "higher_is_better": board["higher_is_better"],
+                         "rows": _ranked(board["rows"], board["metric"])})
+
+
+class CostTrend(APIView):
+    """One point per snapshot of the backend: the circuit's cost metric over time. Missing estimates are
+    computed on demand (at once when few, else in a background job whose URL is returned)."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("backend", OpenApiTypes.STR, required=True),
+        OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_METRICS)),
+        OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME)])
+    def get(self, request, pk):
+        from .. import tasks
+
+        q = request.query_params
+        circuit = selectors.circuit_get(pk)
+        if not q.get("backend"):
+            raise InputError("give ?backend=<name>", field="backend")
+        backend = selectors.backend_get(q["backend"])
+        metric = q.get("metric") or "wallclock_s"
+        if metric not in selectors.TREND_METRICS:
+            raise InputError(f"unknown metric {metric!r}; allowed: {list(selectors.TREND_METRICS)}", field="metric")
+        since, until = selectors.parse_when(q.get("since"), "since"), selectors.parse_when(q.get("until"), "until")
+        options, version = _options_from_query(q)
+        if circuit.num_qubits > backend.num_qubits:
+            raise InputError(f"circuit has {circuit.num_qubits} qubits; {backend.name} has {backend.num_qubits}",
+                             field="circuit")
+        snaps, ests = selectors.cost_trend_points(circuit, backend, options.options_hash(), version, since, until)
+        missing = [s for s in snaps if s.pk not in ests]
+        job_url = None
+        if missing and len(missing) <= settings.HANAS_SYNC_TREND_MAX_MISSING:
+            for snap in missing:
+                ests[snap.pk], _ = services.estimate_get_or_create(circuit, snap, options)
+        elif missing:
+            job = services.job_create(kind="cost-trend", owner=request.user, total=len(missing), params={
+                "circuit": circuit.pk, "snapshots": [s.pk for s in missing], "options": options.to_dict()})
+            tasks.estimate_many_job.delay(str(job.pk))
+            job_url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
+        points, prev = [], None
+        for snap in snaps:
+            est = ests.get(snap.pk)
+            point = {"snapshot_id": snap.pk, "calibrated_at": snap.calibrated_at,
+                     "value": getattr(est, metric) if est else None, "estimate": est.pk if est else None,
+                     "zero_survival": est.zero_survival if est else None, "drivers": []}
+            if est is not None and prev is not None:
+                point["drivers"] = selectors.cost_drivers(prev.report, est.report)[:5]
+            if est is not None:
+                prev = est
+            points.append(point)
+        body = {"circuit": circuit.pk, "backend": backend.name, "metric": metric, "options": options.to_dict(),
+                "points": points, "pending": len(missing) if job_url else 0, "job_url": job_url}
+        return Response(body, status=status.HTTP_202_ACCEPTED if job_url else status.HTTP_200_OK)

@@ -1,0 +1,65 @@
+"""Ingest calibration snapshots: bundled real-device snapshots, the live IBM service, or JSON files."""
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from benchmarks_app import selectors, services
+from cost_engine.errors import CostEngineError
+from hanas_platform.api import InputError
+
+
+class Command(BaseCommand):
+    help = ("Ingest calibrations: --source fake --all | --source fake --backend NAME | --source ibm --backend NAME "
+            "[--since DATE --until DATE] | --source file PATH...")
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="*", help="calibration JSON files (--source file)")
+        parser.add_argument("--source", choices=["fake", "ibm", "file"], required=True)
+        parser.add_argument("--all", action="store_true", help="every bundled fake backend")
+        parser.add_argument("--backend", action="append", default=[], help="backend name (repeatable)")
+        parser.add_argument("--since", help="ISO date: back-fill daily history from IBM starting here")
+        parser.add_argument("--until", help="ISO date: end of the back-fill (default now)")
+
+    def handle(self, *args, paths, source, all, backend, since, until, **options):
+        created = stored = 0
+        try:
+            if source == "fake":
+                if not all and not backend:
+                    raise CommandError("give --all or --backend NAME with --source fake")
+                results = services.ingest_fake(None if all else backend)
+            elif source == "ibm":
+                if not backend:
+                    raise CommandError("give --backend NAME with --source ibm")
+                results = []
+                for name in backend:
+                    s, u = selectors.parse_when(since, "since"), selectors.parse_when(until, "until")
+                    results += [(f"{name} {when}", new) for when, new in services.ingest_ibm(name, s, u)]
+            else:
+                if not paths:
+                    raise CommandError("give one or more JSON paths with --source file")
+                results = [self._file(p) for p in paths]
+        except services.IBMUnavailable as exc:
+            raise CommandError(f"{exc} (nothing was written)") from exc
+        except (CostEngineError, InputError) as exc:
+            raise CommandError(f"{getattr(exc, 'field', None) or 'input'}: {exc} (nothing was written)") from exc
+        for name, new in results:
+            created += new
+            stored += not new
+            self.stdout.write(f"  {name:<40} {'created' if new else 'already stored (unchanged)'}")
+        self.stdout.write(f"ingested {len(results)} snapshot(s): {created} created, {stored} already stored")
+
+    def _file(self, path):
+        try:
+            with open(path) as fh:
+                payload = json.load(fh)
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc}") from exc
+        except ValueError as exc:
+            raise CommandError(f"{path} is not valid JSON: {exc}") from exc
+        try:
+            snapshot, new = services.ingest_payload(payload, source=f"file:{path}"[:100])
+        except CostEngineError as exc:
+            raise CommandError(f"{path}: {exc.field or 'calibration'}: {exc} (nothing was written)") from exc
+        return f"{snapshot.backend.name} {snapshot.calibrated_at:%Y-%m-%d %H:%M} ({path})", new
