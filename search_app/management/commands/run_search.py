@@ -49,7 +49,8 @@ class Command(BaseCommand):
         services.PROGRESS_LISTENERS.append(bar)
         started = time.perf_counter()
         try:
-            run = services.search_create(owner=user, config=cfg, name=name, visibility=visibility)
+            run = services.search_create(owner=user, config=cfg, name=name, visibility=visibility, start=False)
+            services.search_dispatch(run.pk)  # eager (embedded default): runs the whole search here
             if not settings.CELERY_TASK_ALWAYS_EAGER:
                 self.stdout.write(f"search {run.pk} queued on the Celery workers; waiting (Ctrl-C leaves it running)")
                 run = services.wait_for(run.pk)
