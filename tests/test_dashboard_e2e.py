@@ -177,7 +177,6 @@ def test_every_page_renders_on_an_empty_platform(browser, live_server):
     open_page(browser, url, "/", "home-empty")
     assert "No search runs yet" in browser.page_source
     open_page(browser, url, "/backends/", "backends-empty", empty=["chart-backends-coherence"])
-    open_page(browser, url, "/backends/ibm_sherbrooke/", "backend-empty", empty=["chart-heatmap"])
     open_page(browser, url, "/circuits/", "circuits-empty")
     open_page(browser, url, "/searches/", "searches-empty", empty=["chart-hv-runs"])
     open_page(browser, url, "/leaderboards/architectures/", "leaderboard-empty",
@@ -247,6 +246,24 @@ def test_pages_with_real_calibrations_and_a_live_search_run(browser, live_server
     assert not _severe(browser)
     _screenshot(browser, "backend-detail-readout")
 
+    # A real circuit (GHZ on 4 qubits): its cost trend is computed by the API on demand for every snapshot
+    # of every backend wide enough; the leaderboard ranks the backends' latest snapshots.
+    from qiskit import QuantumCircuit, qasm2
+
+    qc = QuantumCircuit(4)
+    qc.h(0)
+    for q in range(3):
+        qc.cx(q, q + 1)
+    qc.measure_all()
+    circuit, _ = bench_services.circuit_create(qasm=qasm2.dumps(qc), name="ghz-4 (e2e)")
     open_page(browser, url, "/circuits/", "circuits")
+    assert "ghz-4 (e2e)" in browser.find_element("id", "circuits-table").text
+    open_page(browser, url, f"/circuits/{circuit.pk}/", "circuit-detail",
+              charts=["chart-cost-trend", "chart-backend-leaderboard"], timeout=120)
+    per_backend = browser.execute_script(
+        "return Object.fromEntries(document.getElementById('chart-cost-trend').data.map(t => [t.name, t.x.length]))")
+    assert per_backend == {"ibm_sherbrooke": 2, "ibm_torino": 1}, per_backend
+    bars = browser.execute_script("return document.getElementById('chart-backend-leaderboard').data[0].x.length")
+    assert bars == 2
     elapsed = time.monotonic() - t0
     print(f"e2e with data: {elapsed:.1f}s")

@@ -7,8 +7,28 @@ from pathlib import Path
 
 import pytest
 
-PAGES = ["/", "/backends/", "/backends/ibm_sherbrooke/", "/circuits/", "/circuits/1/", "/searches/",
-         "/leaderboards/architectures/", "/leaderboards/architectures/?dataset=iris&budget_s=10&accuracy_floor=0.5"]
+PAGES = ["/", "/backends/", "/backends/{backend}/", "/backends/sherbrooke/", "/circuits/", "/circuits/{circuit}/",
+         "/searches/", "/searches/{run}/", "/leaderboards/architectures/",
+         "/leaderboards/architectures/?dataset=iris&budget_s=10&accuracy_floor=0.5"]
+
+
+@pytest.fixture
+def stored(db, user):
+    """One real bundled calibration, one stored circuit and one public run row: the pages' server-side parts."""
+    from qiskit import QuantumCircuit, qasm2
+
+    from benchmarks_app import services as bench_services
+    from cost_engine.calibration import load_fake_calibration
+
+    snapshot, _ = bench_services.ingest_calibration(load_fake_calibration("sherbrooke"))
+    qc = QuantumCircuit(3)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.cx(1, 2)
+    qc.measure_all()
+    circuit, _ = bench_services.circuit_create(qasm=qasm2.dumps(qc), name="ghz-3")
+    run = _make_run(user, "public")
+    return {"backend": snapshot.backend.name, "circuit": circuit.pk, "run": run.pk}
 
 ASSET_RE = re.compile(r'<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)\s*=\s*"([^"]*)"', re.I)
 
@@ -28,7 +48,8 @@ def _make_run(owner, visibility="public", **kw):
 @pytest.mark.smoke
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", PAGES)
-def test_page_answers_and_uses_only_own_assets(client, path):
+def test_page_answers_and_uses_only_own_assets(client, stored, path):
+    path = path.format(**stored)
     resp = client.get(path)
     assert resp.status_code == 200, path
     html = resp.content.decode()
@@ -102,3 +123,34 @@ def test_search_detail_page_config_points_at_the_api(client, user):
     for key in ("run", "candidates", "pareto"):
         assert client.get(cfg["api"][key]).status_code == 200, key
     assert client.get("/searches/999999/").status_code == 404
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db
+def test_unknown_backend_and_circuit_pages_are_404(client):
+    assert client.get("/backends/no_such_device/").status_code == 404
+    assert client.get("/circuits/999999/").status_code == 404
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db
+def test_backend_and_circuit_page_configs_point_at_existing_endpoints(client, stored):
+    import json
+
+    def config(path):
+        html = client.get(path).content.decode()
+        return json.loads(re.search(r'<script id="page-config" type="application/json">(.*?)</script>', html,
+                                    re.S).group(1))
+
+    cfg = config("/backends/sherbrooke/")  # short names resolve like the API's
+    assert cfg["name"] == stored["backend"] == "ibm_sherbrooke"
+    assert client.get(cfg["api"]["snapshots"]).json()["count"] == 1
+    points = client.get(cfg["api"]["trends"], {"metric": "t1_median"}).json()["points"]
+    assert len(points) == 1 and points[0]["value"] > 0
+    for metric, _ in cfg["coherence_metrics"] + cfg["error_metrics"]:
+        assert client.get(cfg["api"]["trends"], {"metric": metric}).status_code == 200, metric
+    cfg = config(f"/circuits/{stored['circuit']}/")
+    assert cfg["num_qubits"] == 3 and cfg["metrics"]
+    for metric, _ in cfg["metrics"]:
+        resp = client.get(cfg["api"]["leaderboard"], {"circuit": stored["circuit"], "metric": metric})
+        assert resp.status_code == 200, (metric, resp.content)

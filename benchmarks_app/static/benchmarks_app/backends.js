@@ -5,11 +5,10 @@
 
   const COLORS = ["#2457c5", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#0b7285"];
 
-  /** The metrics summary of a backend's latest snapshot, whatever the list serializer calls it. */
+  /** The latest snapshot's summary (BackendSerializer.latest_snapshot carries the summary columns). */
   function latestOf(b) {
-    const snap = b.latest_snapshot || b.latest || null;
-    const summary = (snap && (snap.summary || snap.metrics)) || b.summary || b.latest_summary || b.metrics || {};
-    return { snap, summary, when: (snap && snap.calibrated_at) || b.latest_calibrated_at || b.calibrated_at || null };
+    const snap = b.latest_snapshot || null;
+    return { snap, summary: snap || {}, when: snap ? snap.calibrated_at : null };
   }
   const isErr = (m) => m.indexOf("error") >= 0;
   const fmtMetric = (m, v) => (isErr(m) ? H.num(v, 3) : H.seconds(v));
@@ -17,13 +16,13 @@
   // ------------------------------------------------------------------------------ /backends/
   H.pages["backend-list"] = async function (cfg) {
     const ids = ["#backends-table", "#chart-backends-coherence", "#chart-backends-errors"];
-    if (!cfg.available) { ids.forEach((id) => H.empty(id, "No data yet: the calibration store is not installed.")); return; }
     const backends = await H.getAll(cfg.api, 10);
     if (!backends.length) { ids.forEach((id) => H.empty(id, H.$(id).dataset.empty)); return; }
     const cols = [
       { label: "backend", value: (b) => `<a href="/backends/${encodeURIComponent(b.name)}/">${H.esc(b.name)}</a>` },
-      { label: "qubits", num: true, value: (b) => H.num(b.num_qubits ?? (latestOf(b).snap || {}).num_qubits) },
-      { label: "snapshots", num: true, value: (b) => H.num(b.snapshot_count ?? b.snapshots_count ?? b.num_snapshots) },
+      { label: "family", value: (b) => H.esc(b.processor_family || "") },
+      { label: "qubits", num: true, value: (b) => H.num(b.num_qubits) },
+      { label: "snapshots", num: true, value: (b) => H.num(b.snapshot_count) },
       { label: "latest calibration", value: (b) => H.date(latestOf(b).when) },
     ].concat(cfg.metrics.map(([m, label]) => ({ label, num: true, value: (b) => fmtMetric(m, latestOf(b).summary[m]) })));
     H.table("#backends-table", cols, backends);
@@ -43,7 +42,6 @@
   // ------------------------------------------------------------------------ /backends/<name>/
   H.pages["backend-detail"] = async function (cfg) {
     const ids = ["#chart-trend-coherence", "#chart-trend-errors", "#chart-heatmap", "#snapshots-table"];
-    if (!cfg.available) { ids.forEach((id) => H.empty(id, "No data yet: the calibration store is not installed.")); return; }
     let snaps;
     try { snaps = await H.getAll(cfg.api.snapshots, 20); } catch (err) {
       ids.forEach((id) => H.fail(id, err)); throw err;
@@ -54,7 +52,12 @@
       { label: "id", num: true, value: (s) => s.id },
       { label: "calibrated at", value: (s) => H.date(s.calibrated_at) },
       { label: "source", value: (s) => H.esc(s.source || "") },
-      { label: "ingested", value: (s) => H.date(s.ingested_at || s.created_at) },
+      { label: "ingested", value: (s) => H.date(s.ingested_at) },
+      { label: "T1 median", num: true, value: (s) => H.seconds(s.t1_median) },
+      { label: "T2 median", num: true, value: (s) => H.seconds(s.t2_median) },
+      { label: "2q error median", num: true, value: (s) => H.num(s.error_2q_median, 3) },
+      { label: "readout error median", num: true, value: (s) => H.num(s.readout_error_median, 3) },
+      { label: "broken couplers", num: true, value: (s) => H.num(s.broken_edges) },
     ], snaps);
     await Promise.all([
       drawTrends("#chart-trend-coherence", cfg, cfg.coherence_metrics, false),
@@ -64,8 +67,8 @@
   };
 
   async function drawTrends(sel, cfg, metrics, errors) {
-    const series = await Promise.all(metrics.map(([m]) => H.getAll(cfg.api.trends + H.qs({ metric: m }), 20)
-      .then((rows) => rows.filter((r) => r.value !== null && r.value !== undefined))));
+    const series = await Promise.all(metrics.map(([m]) => H.getJSON(cfg.api.trends + H.qs({ metric: m }))
+      .then((body) => (body.points || []).filter((r) => r.value !== null && r.value !== undefined))));
     const traces = metrics.map(([m, label], i) => {
       const rows = series[i].slice().sort((a, b) => new Date(a.calibrated_at) - new Date(b.calibrated_at));
       return { type: "scatter", mode: "lines+markers", name: label, x: rows.map((r) => r.calibrated_at),
@@ -85,8 +88,8 @@
   async function drawHeatmap(cfg, snap) {
     const el = H.$("#chart-heatmap");
     const full = await H.getJSON(`${cfg.api.snapshots}${snap.id}/`);
-    const data = full.data || full.calibration || full;
-    H.$("#heatmap-when").textContent = `(snapshot ${snap.id}, calibrated ${H.date(full.calibrated_at || data.calibrated_at)})`;
+    const data = full.data;
+    H.$("#heatmap-when").textContent = `(snapshot ${snap.id}, calibrated ${H.date(full.calibrated_at)})`;
     H.$("#backend-subtitle").textContent = `${data.num_qubits} qubits` +
       (data.processor_family ? ` · ${data.processor_family}` : "") + (data.basis_gates ? ` · basis ${data.basis_gates.join(", ")}` : "");
     const n = data.num_qubits, qubits = data.qubits || [], gates = data.gates || [];

@@ -1,82 +1,102 @@
-/* Circuit pages: stored circuits, cost trend of one circuit on every backend, backend leaderboard.
- * Data: /api/circuits/, /api/circuits/{id}/, /cost-trend/?backend=&metric=, /api/leaderboards/backends/?circuit=&metric=. */
+/* Circuit pages: stored circuits, one circuit's cost trend on every backend, backend leaderboard.
+ * Data: /api/circuits/, /api/backends/?min_qubits=, /api/circuits/{id}/cost-trend/?backend=&metric=,
+ * /api/leaderboards/backends/?circuit=&metric=. */
 (function (H) {
   "use strict";
 
   const COLORS = ["#2457c5", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#0b7285", "#5c940d", "#e67700"];
-  // Estimate terms offered when the API does not list its own (COST_MODEL.md sections A and B).
-  const DEFAULT_METRICS = [["t_eff_s", "T_eff: time per successful shot [s]"], ["t_gate_s", "T_gate [s]"],
-    ["t_sched_s", "T_sched [s]"], ["t_job_s", "T_job wall-clock [s]"], ["p_fail", "p_fail"], ["log_esp", "log ESP"]];
-
-  const rowsOf = (body) => (Array.isArray(body) ? body : (body && (body.results || body.points || body.trend ||
-    body.rows || body.leaderboard || body.backends)) || []);
   const isTime = (m) => /_s$/.test(m);
+  const fmt = (m, v) => (isTime(m) ? H.seconds(v) : H.num(v, 4));
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   H.pages["circuit-list"] = async function (cfg) {
-    if (!cfg.available) return H.empty("#circuits-table", "No data yet: the circuit endpoints (/api/circuits/) are not installed.");
     const circuits = await H.getAll(cfg.api, 10);
     H.table("#circuits-table", [
       { label: "id", num: true, value: (c) => `<a href="/circuits/${c.id}/">#${c.id}</a>` },
-      { label: "name", value: (c) => `<a href="/circuits/${c.id}/">${H.esc(c.name || c.label || "")}</a>` },
+      { label: "name", value: (c) => `<a href="/circuits/${c.id}/">${H.esc(c.name || "(unnamed)")}</a>` },
       { label: "qubits", num: true, value: (c) => H.num(c.num_qubits) },
-      { label: "gates", num: true, value: (c) => H.num(c.num_gates ?? c.size ?? c.gate_count) },
-      { label: "depth", num: true, value: (c) => H.num(c.depth) },
-      { label: "created", value: (c) => H.date(c.created_at) },
+      { label: "gates", num: true, value: (c) => H.num(c.num_gates) },
+      { label: "tags", value: (c) => H.esc((c.tags || []).join(", ")) + (c.is_reference ? " <span class=\"muted\">(reference)</span>" : "") },
+      { label: "owner", value: (c) => H.esc(c.owner || "–") },
+      { label: "stored", value: (c) => H.date(c.created_at) },
     ], circuits);
   };
 
   H.pages["circuit-detail"] = async function (cfg) {
-    const ids = ["#chart-cost-trend", "#chart-backend-leaderboard", "#leaderboard-table"];
-    if (!cfg.available) {
-      H.$("#circuit-info").textContent = "No data yet: the circuit endpoints are not installed.";
-      ids.forEach((id) => H.empty(id, "No data yet: the circuit cost endpoints are not installed."));
-      return;
-    }
-    const circuit = await H.getJSON(cfg.api.circuit);
-    H.$("#circuit-name").textContent = circuit.name || "";
-    H.$("#circuit-info").innerHTML = `<dl class="kv">` + [["qubits", circuit.num_qubits], ["gates", circuit.num_gates ?? circuit.size],
-      ["depth", circuit.depth], ["created", H.date(circuit.created_at)]]
-      .filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => `<dt>${k}</dt><dd>${H.esc(v)}</dd>`).join("") + "</dl>";
-    const metrics = (circuit.metrics || cfg.metrics || DEFAULT_METRICS).map((m) => (Array.isArray(m) ? m : [m, m]));
     const sel = H.$("#cost-metric");
-    sel.innerHTML = metrics.map(([m, label]) => `<option value="${H.esc(m)}">${H.esc(label)}</option>`).join("");
-    const backends = cfg.backends_available ? (await H.getAll(cfg.api.backends, 10)).map((b) => b.name) : [];
+    const status = H.$("#cost-status");
+    const backends = await H.getAll(cfg.api.backends + H.qs({ min_qubits: cfg.num_qubits }), 10);
+
+    /** The cost trend on one backend; estimates missing on many snapshots are computed by a background job
+     *  (202 + job URL): follow the job, then read the trend again. */
+    async function trendOn(backend, metric) {
+      const url = cfg.api.cost_trend + H.qs({ backend, metric });
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const body = await H.getJSON(url);
+        if (!body.job_url) return body.points || [];
+        status.textContent = `computing ${body.pending} estimates on ${backend} in a background job…`;
+        for (let i = 0; i < 120; i++) {
+          const job = await H.getJSON(body.job_url);
+          if (job.status === "succeeded" || job.status === "failed") break;
+          await sleep(2000);
+        }
+      }
+      return (await H.getJSON(url)).points || [];
+    }
 
     async function draw() {
       const metric = sel.value;
       const label = sel.options[sel.selectedIndex].text;
-      const series = await Promise.all(backends.map((b) => H.getJSON(cfg.api.cost_trend + H.qs({ backend: b, metric }))
-        .then(rowsOf).catch(() => [])));
-      const traces = backends.map((b, i) => {
-        const rows = series[i].filter((r) => r.value !== null && r.value !== undefined)
-          .sort((x, y) => new Date(x.calibrated_at) - new Date(y.calibrated_at));
-        return { type: "scatter", mode: "lines+markers", name: b, x: rows.map((r) => r.calibrated_at),
-          y: rows.map((r) => r.value), line: { color: COLORS[i % COLORS.length] } };
-      }).filter((t) => t.x.length);
-      const trendEl = H.$("#chart-cost-trend");
-      if (!traces.length) H.empty(trendEl, "No data yet: no estimate of this circuit.");
-      else await H.plot(trendEl, traces, { xaxis: { title: { text: "calibrated at (UTC)" }, type: "date" },
-        yaxis: { title: { text: label }, type: isTime(metric) ? "log" : "linear" } });
-
-      const lbEl = H.$("#chart-backend-leaderboard");
-      if (!cfg.leaderboard_available) {
-        H.empty(lbEl, "No data yet: the backend leaderboard endpoint is not installed.");
+      const trendEl = H.$("#chart-cost-trend"), lbEl = H.$("#chart-backend-leaderboard");
+      if (!backends.length) {
+        [trendEl, lbEl].forEach((el) => H.empty(el, el.dataset.empty));
         H.empty("#leaderboard-table", "No data yet.");
         return;
       }
-      const board = rowsOf(await H.getJSON(cfg.api.leaderboard + H.qs({ circuit: cfg.circuit, metric })));
-      const name = (r) => r.backend || r.backend_name || r.name;
-      if (!board.length) { H.empty(lbEl, "No data yet: no estimate of this circuit."); H.empty("#leaderboard-table", "No data yet."); return; }
-      await H.plot(lbEl, [{ type: "bar", orientation: "h", x: board.map((r) => r.value), y: board.map(name),
-        marker: { color: "#2457c5" }, hovertemplate: "%{y}: %{x}<extra></extra>" }], {
-        xaxis: { title: { text: label }, type: isTime(metric) ? "log" : "linear" },
-        yaxis: { autorange: "reversed", type: "category" }, showlegend: false, margin: { l: 140, r: 24, t: 24, b: 52 } });
+      const traces = [];
+      for (const [i, b] of backends.entries()) {  // one backend at a time: missing estimates are computed
+        status.textContent = `reading the cost trend on ${b.name}…`;
+        const pts = (await trendOn(b.name, metric)).filter((p) => p.value !== null && p.value !== undefined);
+        if (!pts.length) continue;
+        traces.push({ type: "scatter", mode: "lines+markers", name: b.name, x: pts.map((p) => p.calibrated_at),
+          y: pts.map((p) => p.value), line: { color: COLORS[i % COLORS.length] },
+          hovertext: pts.map((p) => `${H.esc(b.name)}, snapshot ${p.snapshot_id}<br>${H.esc(label)}: ${fmt(metric, p.value)}` +
+            ((p.drivers || []).length ? "<br>moved by: " + p.drivers.slice(0, 3).map((d) =>
+              `${H.esc(d.term)} ${d.delta > 0 ? "+" : ""}${H.num(d.delta, 3)} ${H.esc(d.unit)}`).join("; ") : "")),
+          hovertemplate: "%{hovertext}<extra></extra>" });
+      }
+      status.textContent = "";
+      const logY = isTime(metric) || metric === "shots_total";
+      if (!traces.length) H.empty(trendEl, "No data yet: no estimate of this circuit (zero survival everywhere?).");
+      else await H.plot(trendEl, traces, { xaxis: { title: { text: "calibrated at (UTC)" }, type: "date" },
+        yaxis: { title: { text: label }, type: logY ? "log" : "linear" } });
+
+      const board = await H.getJSON(cfg.api.leaderboard + H.qs({ circuit: cfg.circuit, metric }));
+      const rows = board.rows || [];
+      const ranked = rows.filter((r) => r.value !== null && r.value !== undefined);
+      const missing = [];
+      if ((board.not_estimated || []).length) missing.push(`not estimated yet: ${board.not_estimated.join(", ")}`);
+      if ((board.too_small || []).length) missing.push(`too few qubits: ${board.too_small.join(", ")}`);
+      H.$("#leaderboard-missing").textContent = missing.join(" · ");
+      if (!ranked.length) H.empty(lbEl, lbEl.dataset.empty);
+      else await H.plot(lbEl, [{ type: "bar", orientation: "h", x: ranked.map((r) => r.value),
+        y: ranked.map((r) => `${r.rank}. ${r.backend}`), marker: { color: "#2457c5" },
+        hovertext: ranked.map((r) => `${H.esc(r.backend)} (calibrated ${H.date(r.snapshot_calibrated_at)})<br>${H.esc(label)}: ${fmt(metric, r.value)}`),
+        hovertemplate: "%{hovertext}<extra></extra>" }], {
+        xaxis: { title: { text: label + (board.higher_is_better ? " (higher is better)" : " (lower is better)") },
+          type: logY ? "log" : "linear" },
+        yaxis: { autorange: "reversed", type: "category" }, showlegend: false, margin: { l: 150, r: 24, t: 24, b: 52 } });
       H.table("#leaderboard-table", [
-        { label: "rank", num: true, value: (r) => r.rank ?? board.indexOf(r) + 1 },
-        { label: "backend", value: (r) => `<a href="/backends/${encodeURIComponent(name(r))}/">${H.esc(name(r))}</a>` },
-        { label: label, num: true, value: (r) => (isTime(metric) ? H.seconds(r.value) : H.num(r.value, 4)) },
-        { label: "calibrated at", value: (r) => H.date(r.calibrated_at) },
-      ], board);
+        { label: "rank", num: true, value: (r) => (r.rank === null ? "–" : r.rank) },
+        { label: "backend", value: (r) => `<a href="/backends/${encodeURIComponent(r.backend)}/">${H.esc(r.backend)}</a>` },
+        { label: "family", value: (r) => H.esc(r.processor_family || "") },
+        { label: "calibrated at", value: (r) => H.date(r.snapshot_calibrated_at) },
+        { label, num: true, value: (r) => (r.zero_survival ? "zero survival" : fmt(metric, r.value)) },
+        { label: "wall-clock", num: true, value: (r) => H.seconds(r.wallclock_s) },
+        { label: "T_eff", num: true, value: (r) => H.seconds(r.t_eff_s) },
+        { label: "log ESP", num: true, value: (r) => H.num(r.log_esp, 3) },
+        { label: "SWAPs", num: true, value: (r) => H.num(r.n_swaps) },
+      ], rows);
     }
     sel.addEventListener("change", () => draw().catch((err) => console.error(err)));
     await draw();
