@@ -18,11 +18,13 @@ Skipped only when Chromium/ChromeDriver are missing and we are not under scripts
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +69,31 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def db_guard(live_server):
+    """On the embedded SQLite default the live server thread shares the test thread's in-memory database
+    connection, and SQLite cannot serve both at once ("database table is locked"). There, requests and the
+    test thread's database work take turns on one lock. PostgreSQL (scripts/run_tests.sh) needs nothing."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield contextlib.nullcontext()
+        return
+    lock = threading.RLock()
+    httpd = live_server.thread.httpd
+    app = httpd.get_app()
+
+    def one_at_a_time(environ, start_response):
+        with lock:
+            return app(environ, start_response)
+
+    httpd.set_app(one_at_a_time)
+    try:
+        yield lock
+    finally:
+        httpd.set_app(app)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -155,17 +182,19 @@ def _ingest_real_calibrations() -> dict:
     return out
 
 
-def _drive_search(run_id: int, timeout: float = 300) -> None:
+def _drive_search(run_id: int, guard, timeout: float = 300) -> None:
     """The NSGA-II loop of search_app.tasks, run in this process: ask -> evaluate each genome -> tell."""
     from search_app import services
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state, todo = services.advance(run_id)
+        with guard:
+            state, todo = services.advance(run_id)
         if state == "stopped":
             return
         for item in todo:
-            services.evaluate_and_record(run_id, item["generation"], item["genome"])
+            with guard:
+                services.evaluate_and_record(run_id, item["generation"], item["genome"])
         time.sleep(0.5)  # let the page poll between generations
     raise AssertionError(f"search run {run_id} did not finish within {timeout}s")
 
@@ -183,7 +212,7 @@ def test_every_page_renders_on_an_empty_platform(browser, live_server):
               empty=["chart-leaderboard", "chart-hv-by-run"])
 
 
-def test_pages_with_real_calibrations_and_a_live_search_run(browser, live_server, django_user_model):
+def test_pages_with_real_calibrations_and_a_live_search_run(browser, live_server, db_guard, django_user_model):
     from benchmarks_app import services as bench_services
     from search_app import services as search_services
     from search_app.models import SearchRun
@@ -204,7 +233,7 @@ def test_pages_with_real_calibrations_and_a_live_search_run(browser, live_server
     open_page(browser, url, f"/searches/{run.pk}/", "search-detail-queued", empty=["chart-pareto", "chart-hv"])
     assert browser.execute_script("return document.body.dataset.polling") == "1"
     assert browser.find_element("id", "run-status").text == "queued"
-    _drive_search(run.pk)
+    _drive_search(run.pk, db_guard)
     run.refresh_from_db()
     assert run.status == SearchRun.Status.SUCCEEDED, run.error
     _wait(lambda: browser.find_element("id", "run-status").text == "succeeded", 30,

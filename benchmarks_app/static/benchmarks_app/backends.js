@@ -24,19 +24,25 @@
       { label: "qubits", num: true, value: (b) => H.num(b.num_qubits) },
       { label: "snapshots", num: true, value: (b) => H.num(b.snapshot_count) },
       { label: "latest calibration", value: (b) => H.date(latestOf(b).when) },
-    ].concat(cfg.metrics.map(([m, label]) => ({ label, num: true, value: (b) => fmtMetric(m, latestOf(b).summary[m]) })));
+    ].concat(cfg.metrics.map(([m, label]) => ({ label: label.replace(" gate error median", " error").replace(" median", ""),
+      num: true, value: (b) => fmtMetric(m, latestOf(b).summary[m]) })));
     H.table("#backends-table", cols, backends);
 
     const names = backends.map((b) => b.name);
-    const bars = (metrics, scale) => metrics.map(([m, label], i) => ({
-      type: "bar", name: label, x: names, y: backends.map((b) => { const v = latestOf(b).summary[m]; return v == null ? null : v * scale; }),
-      marker: { color: COLORS[i % COLORS.length] },
-    }));
+    const short = { t1_median: "T1", t2_median: "T2", error_1q_median: "1q gate error", error_2q_median: "2q gate error",
+      readout_error_median: "readout error" };
+    // Coherence as bars (linear axis from zero); error rates span decades, so they are dots on a log axis
+    // (bars on a log axis would start at an arbitrary floor).
+    const series = (metrics, scale, mode) => metrics.map(([m, label], i) => Object.assign({
+      name: short[m] || label, x: names,
+      y: backends.map((b) => { const v = latestOf(b).summary[m]; return v == null ? null : v * scale; }),
+      marker: { color: COLORS[i % COLORS.length], size: 13 },
+    }, mode === "bar" ? { type: "bar" } : { type: "scatter", mode: "markers" }));
     const coh = cfg.metrics.filter(([m]) => !isErr(m)), errs = cfg.metrics.filter(([m]) => isErr(m));
-    await H.plot("#chart-backends-coherence", bars(coh, 1e6), {
-      title: { text: "coherence (latest snapshot)" }, barmode: "group", yaxis: { title: { text: "µs" } } });
-    await H.plot("#chart-backends-errors", bars(errs, 1), {
-      title: { text: "error rates (latest snapshot)" }, barmode: "group", yaxis: { title: { text: "error" }, type: "log" } });
+    await H.plot("#chart-backends-coherence", series(coh, 1e6, "bar"), {
+      barmode: "group", yaxis: { title: { text: "median over qubits [µs]" } } });
+    await H.plot("#chart-backends-errors", series(errs, 1, "dots"), {
+      scattermode: "group", yaxis: { title: { text: "error rate, median (log)" }, type: "log", exponentformat: "power" } });
   };
 
   // ------------------------------------------------------------------------ /backends/<name>/

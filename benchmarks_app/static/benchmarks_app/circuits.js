@@ -79,8 +79,10 @@
       if ((board.too_small || []).length) missing.push(`too few qubits: ${board.too_small.join(", ")}`);
       H.$("#leaderboard-missing").textContent = missing.join(" · ");
       if (!ranked.length) H.empty(lbEl, lbEl.dataset.empty);
-      else await H.plot(lbEl, [{ type: "bar", orientation: "h", x: ranked.map((r) => r.value),
-        y: ranked.map((r) => `${r.rank}. ${r.backend}`), marker: { color: "#2457c5" },
+      // A dot plot, not bars: values can be negative (log ESP) or sit on a log axis, where bars would lie.
+      else await H.plot(lbEl, [{ type: "scatter", mode: "markers+text", x: ranked.map((r) => r.value),
+        y: ranked.map((r) => `${r.rank}. ${r.backend}`), marker: { color: "#2457c5", size: 12 },
+        text: ranked.map((r) => fmt(metric, r.value)), textposition: "top center", cliponaxis: false,
         hovertext: ranked.map((r) => `${H.esc(r.backend)} (calibrated ${H.date(r.snapshot_calibrated_at)})<br>${H.esc(label)}: ${fmt(metric, r.value)}`),
         hovertemplate: "%{hovertext}<extra></extra>" }], {
         xaxis: { title: { text: label + (board.higher_is_better ? " (higher is better)" : " (lower is better)") },

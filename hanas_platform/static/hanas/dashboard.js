@@ -95,9 +95,9 @@
     if (typeof el === "string") el = H.$(el);
     if (el.dataset.state === "empty" || el.dataset.state === "error") el.innerHTML = "";
     const base = {
-      margin: { l: 64, r: 24, t: 36, b: 52 }, font: { family: "system-ui, sans-serif", size: 12 },
+      margin: { l: 64, r: 24, t: 48, b: 52 }, font: { family: "system-ui, sans-serif", size: 12 },
       paper_bgcolor: "#fff", plot_bgcolor: "#fff", hovermode: "closest",
-      legend: { orientation: "h", y: -0.2 },
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
     };
     await window.Plotly.react(el, traces, Object.assign(base, layout || {}),
       Object.assign({ responsive: true, displaylogo: false }, config || {}));

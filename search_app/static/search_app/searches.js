@@ -3,12 +3,17 @@
 (function (H) {
   "use strict";
 
+  /** Compact genome text, e.g. "3q×2 angle_x [ry,rz] ring/cx pre[16,8] mlp" (cost_engine.hqnn.Genome). */
   function genomeText(g) {
     if (!g || typeof g !== "object") return "";
-    return Object.entries(g).filter(([k]) => k !== "key")
-      .map(([k, v]) => `${k}=${Array.isArray(v) ? "[" + v.join(",") + "]" : (v && typeof v === "object" ? JSON.stringify(v) : v)}`)
-      .join(" ");
+    if (g.n_qubits !== undefined && g.n_layers !== undefined) {
+      const pre = Array.isArray(g.pre_widths) && g.pre_widths.length ? ` pre[${g.pre_widths.join(",")}]` : "";
+      return `${g.n_qubits}q×${g.n_layers} ${g.encoding || ""} [${(g.rotations || []).join(",")}] ` +
+        `${g.entangler || ""}${g.entangler_gate ? "/" + g.entangler_gate : ""}${pre} ${g.head || ""}`.trim();
+    }
+    return Object.entries(g).map(([k, v]) => `${k}=${Array.isArray(v) ? "[" + v.join(",") + "]" : JSON.stringify(v)}`).join(" ");
   }
+  const genomeTitle = (g) => H.esc(JSON.stringify(g));
 
   // ------------------------------------------------------------------------ /searches/
   H.pages["search-list"] = async function (cfg) {
@@ -56,7 +61,7 @@
       const pareto = H.$("#chart-pareto");
       const columns = [
         { label: "gen", num: true, value: (c) => c.generation },
-        { label: "genome", value: (c) => `<code title="${H.esc(c.genome_key)}">${H.esc(genomeText(c.genome))}</code>` },
+        { label: "genome", value: (c) => `<code title="${genomeTitle(c.genome)}">${H.esc(genomeText(c.genome))}</code>` },
         { label: "accuracy", num: true, value: (c) => H.num(c.accuracy, 4) },
         { label: "params (classical + quantum)", num: true, value: (c) => `${c.params_total} (${c.params_classical} + ${c.params_quantum})` },
         { label: "C_q wall-clock", num: true, value: (c) => H.seconds(c.c_q_wallclock_s) },
@@ -91,7 +96,7 @@
       await H.plot(pareto, traces, {
         xaxis: { title: { text: "C_total: estimated training cost [s] (log)" }, type: "log" },
         yaxis: { title: { text: "test accuracy" }, rangemode: "tozero" },
-        legend: { orientation: "h", y: 1.08 }, margin: { l: 64, r: 24, t: 40, b: 56 },
+        margin: { l: 64, r: 24, t: 48, b: 56 },
       });
     }
 
@@ -127,7 +132,7 @@
       { label: "run", value: (c) => `<a href="/searches/${c.run}/">#${c.run}</a>` },
       { label: "dataset", value: (c) => H.esc(c.dataset) },
       { label: "backend", value: (c) => H.esc(c.backend) },
-      { label: "genome", value: (c) => `<code>${H.esc(genomeText(c.genome))}</code>` },
+      { label: "genome", value: (c) => `<code title="${genomeTitle(c.genome)}">${H.esc(genomeText(c.genome))}</code>` },
       { label: "accuracy", num: true, value: (c) => H.num(c.accuracy, 4) },
       { label: "params", num: true, value: (c) => c.params_total },
       { label: "C_total", num: true, value: (c) => H.seconds(c.c_total_s) },
