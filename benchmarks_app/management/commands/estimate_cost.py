@@ -1,0 +1,84 @@
+"""Cost one OpenQASM 2/3 circuit on a backend's calibration snapshot (COST_MODEL.md sections A and B)."""
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from benchmarks_app import selectors
+from cost_engine.errors import CostEngineError
+from hanas_platform.api import InputError
+
+TABLE = [("backend", "backend", ""), ("snapshot_calibrated_at", "snapshot calibrated at", ""),
+         ("num_qubits", "logical qubits", ""), ("physical_qubits", "physical qubits", ""),
+         ("n_1q", "1q gates", ""), ("n_2q", "2q gates (routed)", ""), ("n_2q_logical", "2q gates (logical)", ""),
+         ("n_swaps", "SWAPs inserted", ""), ("n_meas", "measurements", ""), ("depth", "depth", ""),
+         ("depth_2q", "2q depth", ""), ("t_gate_serial_s", "T_gate (serial sum)", "s"),
+         ("t_sched_s", "T_sched (critical path)", "s"), ("log_p_keep", "log P_keep", ""), ("log_esp", "log ESP", ""),
+         ("t2_eff_s", "T2_eff", "s"), ("p_decoh", "p_decoh", ""), ("log_t_eff", "log T_eff", ""),
+         ("t_eff_s", "T_eff (per successful shot)", "s"), ("zero_survival", "zero survival", ""),
+         ("rep_delay_s", "rep_delay", "s"), ("t_shot_s", "T_shot", "s"), ("shots", "shots", ""),
+         ("shots_total", "shots needed (S / P_success)", ""), ("wallclock_s", "wall-clock (job)", "s"),
+         ("model_version", "model", "")]
+
+
+class Command(BaseCommand):
+    help = "Estimate a circuit's cost on a backend: the paper's analytical model plus wall-clock time."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="OpenQASM 2 or 3 file")
+        parser.add_argument("--backend", required=True)
+        parser.add_argument("--snapshot", default="latest", help="latest | ISO date (newest at or before) | id")
+        parser.add_argument("--shots", type=int, default=1024)
+        parser.add_argument("--optimization-level", type=int, default=1)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--noise-aware-layout", action="store_true",
+                            help="compile on the calibrated target (errors steer layout); no cross-snapshot cache")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object")
+
+    def handle(self, *args, path, backend, snapshot, shots, optimization_level, seed, noise_aware_layout, as_json,
+               **options):
+        from benchmarks_app import services
+        from cost_engine.quantum import CostOptions, estimate_quantum_cost
+
+        try:
+            with open(path) as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc}") from exc
+        try:
+            calibration = self._calibration(backend, snapshot)
+            options = CostOptions(shots=shots, optimization_level=optimization_level, seed=seed,
+                                  noise_aware_layout=noise_aware_layout).validate()
+            report = estimate_quantum_cost(text, calibration, options, cache=services.compile_cache())
+        except InputError as exc:
+            raise CommandError(str(exc)) from exc
+        except CostEngineError as exc:
+            raise CommandError(f"{exc.field or 'input'}: {exc}") from exc
+        data = report.to_dict()
+        if as_json:
+            self.stdout.write(json.dumps(data))
+            return
+        for key, label, unit in TABLE:
+            value = data[key]
+            if isinstance(value, float):
+                value = f"{value:.6g}"
+            elif isinstance(value, list) and len(value) > 12:
+                value = f"{value[:12]} ... ({len(value)})"
+            self.stdout.write(f"{label:<32} {value}{' ' + unit if unit and value is not None else ''}")
+        for note in data.get("notes") or []:
+            self.stdout.write(self.style.WARNING(f"note: {note}"))
+
+    def _calibration(self, backend, snapshot):
+        """The stored snapshot; before anything is ingested, a bundled device's own snapshot (latest only)."""
+        from cost_engine.calibration import load_fake_calibration
+
+        try:
+            return selectors.snapshot_for(backend, snapshot).calibration()
+        except InputError as stored_error:
+            if snapshot not in (None, "", "latest"):
+                raise
+            try:
+                return load_fake_calibration(backend)
+            except CostEngineError:
+                raise stored_error from None
