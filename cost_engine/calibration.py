@@ -269,7 +269,7 @@ class Calibration:
         mapping = get_standard_gate_name_mapping()
         by_name: dict[str, dict[tuple[int, ...], Any]] = {}
         for g in self.gates:
-            if g.name not in self.basis_gates or g.name not in mapping:
+            if g.name not in self.basis_gates or g.name not in mapping or g.name in NON_GATE_INSTRUCTIONS:
                 continue
             if exclude_broken and (g.broken or dead & set(g.qubits)):
                 continue
