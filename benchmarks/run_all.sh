@@ -7,3 +7,4 @@ scripts/setup.sh requirements-test.txt
 PY=.venv/bin/python
 mkdir -p benchmarks/results
 # One line per benchmark below.
+"$PY" benchmarks/bench_quantum_cost.py

@@ -90,19 +90,29 @@ class Calibration:
         return tuple(sorted({g.name for g in self.gates if len(g.qubits) == 2 and g.name in self.basis_gates}))
 
     @functools.cached_property
+    def _health(self) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+        """(broken directed edges, non-operational qubits) in one pass over the gates."""
+        basis = set(self.basis_gates)
+        edges, dead = set(), set()
+        for g in self.gates:
+            if g.error is not None and g.error >= BROKEN_ERROR and g.name in basis:
+                if len(g.qubits) == 2:
+                    edges.add(g.qubits)
+                elif len(g.qubits) == 1:
+                    dead.add(g.qubits[0])
+        dead |= {q for q, p in enumerate(self.qubits)
+                 if p.readout_error is not None and p.readout_error >= BROKEN_ERROR}
+        return tuple(sorted(edges)), tuple(sorted(dead))
+
+    @property
     def broken_edges(self) -> tuple[tuple[int, int], ...]:
         """Directed pairs whose two-qubit basis gate is broken (error >= 1)."""
-        return tuple(sorted({g.qubits for g in self.gates
-                             if len(g.qubits) == 2 and g.broken and g.name in self.basis_gates}))
+        return self._health[0]
 
-    @functools.cached_property
+    @property
     def non_operational_qubits(self) -> tuple[int, ...]:
         """Qubits whose single-qubit basis gates or readout are broken (error >= 1)."""
-        bad = {g.qubits[0] for g in self.gates
-               if len(g.qubits) == 1 and g.broken and g.name in self.basis_gates}
-        bad |= {q for q, p in enumerate(self.qubits)
-                if p.readout_error is not None and p.readout_error >= BROKEN_ERROR}
-        return tuple(sorted(bad))
+        return self._health[1]
 
     @functools.cached_property
     def reset_durations(self) -> dict[int, float | None]:

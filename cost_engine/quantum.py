@@ -79,6 +79,8 @@ class CompiledCircuit:
     keys: tuple  # the distinct (name, qubits) of ops
     op_key: Any  # numpy int array: index into keys for each op
     preds: tuple  # per timed op: indices of the timed ops it must wait for (its wires, through barriers)
+    chain_of: Any  # numpy int array: the chain each op belongs to (see _chains)
+    chain_preds: tuple  # per chain: the chains its first op waits for
     n_2q_logical: int
     n_swaps: int
     depth: int
@@ -135,15 +137,85 @@ def target_for(calibration: Calibration, exclude_broken: bool = True, with_error
     return target
 
 
-def _count_pass(prop: str, predicate):
+def _arity(name: str) -> int | None:
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    if "map" not in _STANDARD:
+        _STANDARD["map"] = get_standard_gate_name_mapping()
+    op = _STANDARD["map"].get(name)
+    return None if op is None else op.num_qubits
+
+
+_STANDARD: dict = {}
+
+
+def _count_pass(prop: str, wanted):
+    """An analysis pass storing how many operations ``wanted(name, num_qubits)`` accepts. Counts by name
+    (``DAGCircuit.count_ops`` runs in Rust); only non-standard operations are inspected one by one."""
     from qiskit.transpiler.basepasses import AnalysisPass
 
     class _Count(AnalysisPass):
         def run(self, dag):
-            self.property_set[prop] = sum(1 for node in dag.op_nodes() if predicate(node.op))
+            total = 0
+            odd = set()
+            for name, count in dag.count_ops(recurse=False).items():
+                arity = _arity(name)
+                if arity is None:
+                    odd.add(name)
+                elif wanted(name, arity):
+                    total += count
+            if odd:
+                total += sum(1 for node in dag.op_nodes() if node.name in odd
+                             and wanted(node.name, len(node.qargs)))
+            self.property_set[prop] = total
 
     _Count.__name__ = f"Count_{prop}"
     return _Count()
+
+
+_PM_CACHE = threading.local()
+
+
+def _pass_manager(target, options: CostOptions):
+    """A preset pass manager with our counting hooks, built once per (target, options) per thread (building
+    one costs several ms; running it again resets its state)."""
+    from qiskit.transpiler import PassManager, generate_preset_pass_manager
+
+    cache = getattr(_PM_CACHE, "pms", None)
+    if cache is None:
+        cache = _PM_CACHE.pms = OrderedDict()
+    key = (id(target), options.optimization_level, options.seed)
+    hit = cache.get(key)
+    if hit is not None and hit[0] is target:
+        return hit[1]
+    pm = generate_preset_pass_manager(optimization_level=options.optimization_level, target=target,
+                                      seed_transpiler=options.seed)
+    pm.pre_layout = PassManager([_count_pass("hanas_2q_logical", lambda name, k: k == 2 and name not in _SKIP),
+                                 _count_pass("hanas_swaps_logical", lambda name, k: name == "swap")])
+    pm.pre_translation = PassManager([_count_pass("hanas_swaps_routed", lambda name, k: name == "swap")])
+    cache[key] = (target, pm)
+    while len(cache) > 16:
+        cache.popitem(last=False)
+    return pm
+
+
+def _chains(preds) -> tuple[np.ndarray, tuple]:
+    """Collapse runs of operations that simply follow one another (an op whose only predecessor has it as
+    its only successor) into chains, so the critical path is a loop over chains (about one per two-qubit
+    gate) instead of over every operation. A chain's duration is the sum of its ops' durations."""
+    succ = [0] * len(preds)
+    for before in preds:
+        for j in before:
+            succ[j] += 1
+    chain_of = [0] * len(preds)
+    chain_preds = []
+    for i, before in enumerate(preds):
+        if len(before) == 1 and succ[before[0]] == 1:
+            chain_of[i] = chain_of[before[0]]
+        else:
+            chain_of[i] = len(chain_preds)
+            chain_preds.append(tuple({chain_of[j] for j in before}))
+    return np.asarray(chain_of, dtype=np.int64), tuple(chain_preds)
 
 
 def _check_width(n: int, calibration: Calibration, options: CostOptions) -> None:
@@ -160,8 +232,6 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
     target carries no errors, so the result depends only on the device's structure and is cached across
     snapshots of one device. ``qc`` may be OpenQASM text: then it is parsed only on a cache miss.
     Returns (compiled, came_from_cache)."""
-    from qiskit.transpiler import PassManager, generate_preset_pass_manager
-
     from .qasm import load_qasm
 
     if isinstance(qc, str):
@@ -188,27 +258,29 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
     if qc.num_qubits == 0:
         raise ConfigError("the circuit has no qubits", field="circuit")
     target = target_for(calibration, options.exclude_broken, with_errors=options.noise_aware_layout)
-    pm = generate_preset_pass_manager(optimization_level=options.optimization_level, target=target,
-                                      seed_transpiler=options.seed)
-    is_swap = lambda op: op.name == "swap"  # noqa: E731
-    pm.pre_layout = PassManager([_count_pass("hanas_2q_logical", lambda op: op.num_qubits == 2
-                                             and op.name not in _SKIP),
-                                 _count_pass("hanas_swaps_logical", is_swap)])
-    pm.pre_translation = PassManager([_count_pass("hanas_swaps_routed", is_swap)])
+    pm = _pass_manager(target, options)
     try:
         compiled = pm.run(qc)
     except Exception as exc:  # the transpiler's own message names the problem (e.g. no route)
         raise CircuitTooLargeError(f"cannot compile for {calibration.backend_name}: {exc}", field="circuit") from exc
     props = pm.property_set
     ops, preds, used = [], [], set()
+    level, level2 = [], []  # depth and two-qubit depth at each timed op (barriers order but do not count)
     last: dict[int, tuple[int, ...]] = {}  # wire -> timed ops that end last on it
     clbit_index = {c: -1 - i for i, c in enumerate(compiled.clbits)}
     qubit_index = {q: i for i, q in enumerate(compiled.qubits)}
+    empty: tuple[int, ...] = ()
     for inst in compiled.data:
         name = inst.name
-        qubits = tuple(qubit_index[q] for q in inst.qubits)
-        wires = qubits + tuple(clbit_index[c] for c in inst.clbits)
-        before = tuple(sorted({j for w in wires for j in last.get(w, ())}))
+        qubits = tuple([qubit_index[q] for q in inst.qubits])
+        wires = qubits + tuple([clbit_index[c] for c in inst.clbits]) if inst.clbits else qubits
+        if len(wires) == 1:
+            before = last.get(wires[0], empty)
+        else:
+            merged = set()
+            for w in wires:
+                merged.update(last.get(w, empty))
+            before = tuple(merged)
         if name in _SKIP:  # zero-duration sync point: everything after waits for everything before on its wires
             for w in wires:
                 last[w] = before
@@ -217,18 +289,27 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
         ops.append((name, qubits))
         preds.append(before)
         used.update(qubits)
+        m = m2 = 0
+        for j in before:
+            if level[j] > m:
+                m = level[j]
+            if level2[j] > m2:
+                m2 = level2[j]
+        level.append(m + 1)
+        level2.append(m2 + (len(qubits) == 2))
+        mine = (i,)
         for w in wires:
-            last[w] = (i,)
+            last[w] = mine
     keys = tuple(dict.fromkeys(ops))
     key_index = {k: i for i, k in enumerate(keys)}
-    not_skip = lambda inst: inst.operation.name not in _SKIP  # noqa: E731
+    depth, depth_2q = max(level, default=0), max(level2, default=0)
+    chain_of, chain_preds = _chains(preds)
     result = CompiledCircuit(
         circuit=compiled, ops=tuple(ops), keys=keys, op_key=np.asarray([key_index[o] for o in ops], dtype=np.int64),
-        preds=tuple(preds),
+        preds=tuple(preds), chain_of=chain_of, chain_preds=chain_preds,
         n_2q_logical=int(props.get("hanas_2q_logical", 0)),
         n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
-        depth=compiled.depth(not_skip),
-        depth_2q=compiled.depth(lambda inst: inst.operation.num_qubits == 2 and not_skip(inst)),
+        depth=depth, depth_2q=depth_2q,
         physical_qubits=tuple(sorted(used)), num_qubits_logical=qc.num_qubits)
     if cache is not None:
         cache.put(key, result)
@@ -333,13 +414,14 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
     # Critical path: each op starts when the ops it waits for (previous ops on its qubit and clbit wires,
     # barriers synchronising theirs) have ended: the quantity qiskit's QuantumCircuit.estimate_duration
     # computes on the circuit's DAG (checked against it in the tests).
-    end = [0.0] * len(durations)
-    for i, (before, d) in enumerate(zip(compiled.preds, durations.tolist())):
+    chain_dur = np.bincount(compiled.chain_of, weights=durations, minlength=len(compiled.chain_preds)).tolist()
+    end = [0.0] * len(chain_dur)
+    for c, (before, d) in enumerate(zip(compiled.chain_preds, chain_dur)):
         m = 0.0
         for j in before:
             if end[j] > m:
                 m = end[j]
-        end[i] = m + d
+        end[c] = m + d
     t_sched = max(end, default=0.0)
 
     used = compiled.physical_qubits

@@ -52,6 +52,10 @@ def test_t_sched_equals_qiskit_estimate_duration(device, request):
         report = score(compiled, cal, CostOptions())
         assert report.t_sched_s == pytest.approx(compiled.circuit.estimate_duration(target, unit="s"), rel=1e-9)
         assert report.t_sched_s <= report.t_gate_serial_s
+        circ = compiled.circuit
+        assert report.depth == circ.depth(lambda i: i.operation.name not in ("barrier", "delay"))
+        assert report.depth_2q == circ.depth(lambda i: i.operation.num_qubits == 2 and i.operation.name != "barrier")
+        assert report.n_2q == sum(1 for i in circ.data if i.operation.num_qubits == 2 and i.operation.name != "barrier")
         ops = compiled.circuit.count_ops()
         if qc.num_qubits > 1 and "measure" in ops:
             assert two_q in ops  # compiled to the device's native two-qubit gate
