@@ -345,6 +345,7 @@ def estimates_for_snapshot(snapshot, circuits, options=None, job=None) -> dict:
     options = options or cost_options({})
     usable = snapshot.backend.num_qubits
     created = existing = skipped = failed = 0
+    reasons: list[str] = []
     circuits = list(circuits)
     for i, circuit in enumerate(circuits, 1):
         if circuit.num_qubits > usable:
@@ -354,11 +355,14 @@ def estimates_for_snapshot(snapshot, circuits, options=None, job=None) -> dict:
                 _, new = estimate_get_or_create(circuit, snapshot, options)
                 created += new
                 existing += not new
-            except InputError:
+            except InputError as exc:
                 failed += 1
+                if str(exc) not in reasons:
+                    reasons.append(str(exc))
         if job is not None and (i % 5 == 0 or i == len(circuits)):
             job_progress(job, current=i, total=len(circuits), message=f"{snapshot.backend.name}: {i}/{len(circuits)}")
-    return {"created": created, "existing": existing, "skipped_too_wide": skipped, "failed": failed}
+    return {"created": created, "existing": existing, "skipped_too_wide": skipped, "failed": failed,
+            "reasons": reasons}
 
 
 def recost_reference_suite(snapshot_id: int) -> dict:

@@ -257,6 +257,10 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
             return hit, True
     if qc.num_qubits == 0:
         raise ConfigError("the circuit has no qubits", field="circuit")
+    if (options.exclude_broken and not calibration.usable_coupling_map()
+            and any(inst.operation.num_qubits >= 2 and inst.name not in _SKIP for inst in qc.data)):
+        raise CircuitTooLargeError(f"{calibration.backend_name} has no working two-qubit gate in this snapshot "
+                                   f"({len(calibration.broken_edges)} broken couplers)", field="circuit")
     target = target_for(calibration, options.exclude_broken, with_errors=options.noise_aware_layout)
     pm = _pass_manager(target, options)
     try:
