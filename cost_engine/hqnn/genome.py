@@ -105,6 +105,20 @@ class Genome:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:24]
 
 
+def canonical(g: Genome, space: "SearchSpace | None" = None) -> Genome:
+    """One representative of genomes that build the same network: on two qubits ring and full entanglers are
+    the linear one; without an entangler the entangler gate is irrelevant. The search dedupes evaluations on
+    the canonical genome's key (only when the representative is inside ``space``)."""
+    entangler, gate = g.entangler, g.entangler_gate
+    if g.n_qubits == 2 and entangler in ("ring", "full"):
+        entangler = "linear"
+    if entangler == "none":
+        gate = "cx"
+    if space is not None and (entangler not in space.entanglers or gate not in space.entangler_gates):
+        return g
+    return dataclasses.replace(g, entangler=entangler, entangler_gate=gate)
+
+
 DEFAULT_ROTATION_SETS = (("ry",), ("rx", "ry"), ("ry", "rz"), ("rx", "ry", "rz"))
 DEFAULT_PRE_WIDTHS = ((), (8,), (16,), (32,), (16, 8))
 
@@ -172,10 +186,10 @@ class SearchSpace:
 
     def decode(self, x) -> Genome:
         v = np.clip(np.rint(np.asarray(x, dtype=float)).astype(int), self.xl, self.xu)
-        return Genome(n_qubits=int(v[0]), n_layers=int(v[1]), encoding=self.encodings[v[2]],
+        return canonical(Genome(n_qubits=int(v[0]), n_layers=int(v[1]), encoding=self.encodings[v[2]],
                       rotations=tuple(self.rotation_sets[v[3]]), entangler=self.entanglers[v[4]],
                       entangler_gate=self.entangler_gates[v[5]], pre_widths=tuple(self.pre_widths[v[6]]),
-                      head=self.heads[v[7]])
+                      head=self.heads[v[7]]), self)
 
     def encode(self, g: Genome) -> np.ndarray:
         try:
