@@ -198,7 +198,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "qiskit": {"level": "WARNING"},
-                "qiskit_ibm_runtime": {"level": "WARNING"}},
+                "qiskit_ibm_runtime": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"},
+                "kombu.connection": {"level": "ERROR"}},
 }
 
 # Periodic calibration ingest default interval (used by benchmarks_app when seeding the beat schedule).
