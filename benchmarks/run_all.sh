@@ -8,3 +8,4 @@ PY=.venv/bin/python
 mkdir -p benchmarks/results
 # One line per benchmark below.
 "$PY" benchmarks/bench_quantum_cost.py
+"$PY" benchmarks/bench_search.py
