@@ -161,7 +161,7 @@ def test_rest_backends_snapshots_trends_history_diff(db, api_client):
     ids = [p["snapshot_id"] for p in trend]
     diff = api_client.get(f"/api/backends/sherbrooke/diff/?from={ids[0]}&to={ids[2]}").json()
     assert diff["qubits"] and all(abs(q["changes"]["t1"] + 0.1) < 1e-9 for q in diff["qubits"])
-    assert api_client.get("/api/backends/sherbrooke/diff/?from=1").status_code == 400
+    assert api_client.get(f"/api/backends/sherbrooke/diff/?from={ids[0]}").status_code == 400
 
 
 def test_upload_creates_once_and_rejects_partial_json(db, api_client, user):
@@ -264,12 +264,12 @@ def test_periodic_ingest_is_scheduled_and_one_failure_does_not_stop_others(db, s
 
     task = PeriodicTask.objects.get(task="benchmarks_app.ingest_ibm_all")
     assert task.enabled and task.interval.every == 6 and task.interval.period == "hours"
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
-        settings.CELERY_TASK_ALWAYS_EAGER = True  # run the fan-out inline for this test
-        from hanas_platform.celery import app
+    from hanas_platform.celery import app
 
-        monkeypatch.setattr(app.conf, "task_always_eager", True)
-        monkeypatch.setattr(app.conf, "task_eager_propagates", True)
+    saved = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True  # run the fan-out inline for this test
+    request_restore = lambda: (setattr(app.conf, "task_always_eager", saved[0]),  # noqa: E731
+                               setattr(app.conf, "task_eager_propagates", saved[1]))
     good, bad = StandInIBM("lima"), StandInIBM("quito", fail_on=1)
 
     def factory():
@@ -284,7 +284,10 @@ def test_periodic_ingest_is_scheduled_and_one_failure_does_not_stop_others(db, s
 
     real_ingest = services.ingest_ibm
     monkeypatch.setattr(services, "ingest_ibm", ingest)
-    result = tasks.ingest_ibm_all.apply(args=(["ibm_bad", "ibm_good"],)).get()
+    try:
+        result = tasks.ingest_ibm_all.apply(args=(["ibm_bad", "ibm_good"],)).get()
+    finally:
+        request_restore()
     assert "ibm_bad" in result["failed"] and "cannot fetch" in result["failed"]["ibm_bad"]
     assert CalibrationSnapshot.objects.filter(backend__name="ibm_good").count() == 1
     assert result["failed"]["ibm_bad"].startswith("Retry")  # a network error asks Celery for a retry (backoff)
