@@ -207,6 +207,8 @@ HANAS_INGEST_INTERVAL = timedelta(hours=IBM_INGEST_INTERVAL_HOURS)
 
 # Search loop watchdog: how often a stalled generation is re-checked (lost triggers, redelivered tasks).
 HANAS_SEARCH_WATCHDOG_SECONDS = float(os.environ.get("HANAS_SEARCH_WATCHDOG_SECONDS", "30"))
+# A generation still incomplete after this long has its unevaluated genomes dispatched again (lost messages).
+HANAS_SEARCH_REDISPATCH_SECONDS = float(os.environ.get("HANAS_SEARCH_REDISPATCH_SECONDS", "900"))
 
 # Estimates: answered synchronously while qubits x operations stays under this, else 202 + a job URL.
 HANAS_SYNC_ESTIMATE_MAX_WORK = int(os.environ.get("HANAS_SYNC_ESTIMATE_MAX_WORK", "20000"))

@@ -36,6 +36,10 @@ class SearchRun(models.Model):
     generations_total = models.PositiveIntegerField(default=0)
     candidates_evaluated = models.PositiveIntegerField(default=0)
     pending_keys = models.JSONField(default=list, blank=True, help_text="genome keys asked, not yet told")
+    pending_genomes = models.JSONField(default=list, blank=True,
+                                       help_text="the distinct genomes of the current generation (to re-dispatch)")
+    generation_started_at = models.DateTimeField(null=True, blank=True,
+                                                 help_text="when the current generation was dispatched")
     hypervolume = models.JSONField(default=list, blank=True, help_text="front hypervolume after each generation")
     reference_point = models.JSONField(null=True, blank=True)
     checkpoint = models.BinaryField(null=True, blank=True, editable=False,

@@ -13,6 +13,7 @@ them, and every finished evaluation is already a row.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -23,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cost_engine.errors import CostEngineError
+from cost_engine.hqnn import Genome
 from cost_engine.search import Driver, SearchConfig, hypervolume, pareto_ranks, run_reference_point
 from hanas_platform.api import InputError
 
@@ -193,7 +195,9 @@ def evaluate_and_record(run_id: int, generation: int, genome_data: dict) -> bool
 def advance(run_id: int) -> tuple[str, list[dict]]:
     """One idempotent step of the loop (see module doc). Returns (state, genomes to dispatch) with state
     "dispatch" (evaluate these), "again" (the new generation needs no evaluation: step again at once),
-    "waiting" (evaluations still running) or "stopped" (finished, cancelled, failed)."""
+    "waiting" (evaluations still running), "redispatch" (the generation has waited longer than
+    HANAS_SEARCH_REDISPATCH_SECONDS: these unevaluated genomes should be sent again, in case their messages were
+    lost; evaluation is idempotent) or "stopped" (finished, cancelled, failed)."""
     with transaction.atomic():
         run = SearchRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status not in SearchRun.ACTIVE:
@@ -207,8 +211,15 @@ def advance(run_id: int) -> tuple[str, list[dict]]:
         if pending:
             rows = {c.genome_key: c for c in run.candidates.filter(genome_key__in=pending)}
             if set(rows) < set(pending):
-                run.save()
-                return "waiting", []
+                waited = (timezone.now() - run.generation_started_at).total_seconds() if run.generation_started_at \
+                    else math.inf
+                if waited < float(getattr(settings, "HANAS_SEARCH_REDISPATCH_SECONDS", 900)):
+                    return "waiting", []
+                missing = [{"generation": driver.generation, "genome": g} for g in run.pending_genomes
+                           if Genome.from_dict(g).key() not in rows]
+                run.generation_started_at = timezone.now()
+                run.save(update_fields=["generation_started_at", "updated_at"])
+                return "redispatch", missing
             cands = [rows[k] for k in pending]
             driver.tell([c.objectives for c in cands], [0.0 if c.runnable else 1.0 for c in cands])
             if run.reference_point is None:
@@ -218,6 +229,7 @@ def advance(run_id: int) -> tuple[str, list[dict]]:
             run.hypervolume = list(run.hypervolume or []) + [hypervolume(np.asarray(front), run.reference_point)]
             run.generation = driver.generation
             run.pending_keys = []
+            run.pending_genomes = []
         if driver.finished:
             run.status = SearchRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
@@ -227,6 +239,8 @@ def advance(run_id: int) -> tuple[str, list[dict]]:
             return "stopped", []
         genomes = driver.ask()
         run.pending_keys = [g.key() for g in genomes]
+        run.pending_genomes = list({g.key(): g.to_dict() for g in genomes}.values())
+        run.generation_started_at = timezone.now()
         run.checkpoint = driver.dumps()
         run.save()
         done = set(run.candidates.filter(genome_key__in=run.pending_keys).values_list("genome_key", flat=True))

@@ -31,12 +31,13 @@ def advance_search(run_id: int, watchdog_generation: int | None = None) -> str:
             return "failed"
         if state == "again":
             continue
-        if state == "dispatch":
+        if state in ("dispatch", "redispatch"):
             group(evaluate_candidate.s(run_id, t["generation"], t["genome"]) for t in todo).apply_async()
             if eager:
                 continue
-            generation = todo[0]["generation"]
-            advance_search.apply_async((run_id, generation), countdown=_watchdog_seconds())
+            # one watchdog chain per generation: started by the dispatch, kept alive by itself
+            if state == "dispatch" or watchdog_generation is not None:
+                advance_search.apply_async((run_id, todo[0]["generation"]), countdown=_watchdog_seconds())
             return state
         if state == "waiting" and watchdog_generation is not None and not eager:
             run = SearchRun.objects.filter(pk=run_id).only("generation", "status").first()

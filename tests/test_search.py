@@ -96,7 +96,7 @@ def _drive_inline(run_id):
         state, todo = services.advance(run_id)
         if state == "again":
             continue
-        if state != "dispatch":
+        if state not in ("dispatch", "redispatch"):
             return
         for t in todo:
             services.evaluate_and_record(run_id, t["generation"], t["genome"])
@@ -270,3 +270,26 @@ def test_worker_killed_mid_search_resumes_without_losing_evaluations(sherbrooke,
     for key, row in before.items():
         assert after[key] == row  # kept, not re-trained or rewritten
     assert run.candidates_evaluated == len(after)
+
+
+def test_lost_dispatch_is_redispatched_after_the_timeout(sherbrooke, user, settings):
+    """If the evaluations of a generation were never delivered (a crash between the commit and the dispatch),
+    the loop sends the unevaluated genomes again once the generation has waited too long."""
+    from search_app import services
+    from search_app.models import Candidate, SearchRun
+
+    run = _make_run(user)
+    state, todo = services.advance(run.pk)
+    assert state == "dispatch" and len({str(t["genome"]) for t in todo}) == len(todo)
+    services.evaluate_and_record(run.pk, todo[0]["generation"], todo[0]["genome"])  # only one arrives
+    assert services.advance(run.pk) == ("waiting", [])
+    settings.HANAS_SEARCH_REDISPATCH_SECONDS = 0
+    state, again = services.advance(run.pk)
+    assert state == "redispatch" and len(again) == len(todo) - 1
+    assert todo[0]["genome"] not in [t["genome"] for t in again]
+    for t in again:
+        services.evaluate_and_record(run.pk, t["generation"], t["genome"])
+    _drive_inline(run.pk)
+    run.refresh_from_db()
+    assert run.status == SearchRun.Status.SUCCEEDED and run.generation == 2
+    assert Candidate.objects.filter(run=run).count() == run.candidates_evaluated
