@@ -182,20 +182,27 @@ def _ingest_real_calibrations() -> dict:
     return out
 
 
-def _drive_search(run_id: int, guard, timeout: float = 300) -> None:
-    """The NSGA-II loop of search_app.tasks, run in this process: ask -> evaluate each genome -> tell."""
+def _drive_search(run_id: int, guard, timeout: float = 300, until_generation: int | None = None,
+                  todo: list | None = None) -> list:
+    """The NSGA-II loop of search_app.tasks, run in this process: ask -> evaluate each genome -> tell.
+    Stops when the run stops, or once ``until_generation`` generations are told; then returns the genomes
+    already asked for the next generation (pass them back in as ``todo`` to go on)."""
     from search_app import services
+    from search_app.models import SearchRun
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with guard:
-            state, todo = services.advance(run_id)
-        if state == "stopped":
-            return
-        for item in todo:
+        for item in todo or []:
             with guard:
                 services.evaluate_and_record(run_id, item["generation"], item["genome"])
         time.sleep(0.5)  # let the page poll between generations
+        with guard:
+            state, todo = services.advance(run_id)
+            told = SearchRun.objects.get(pk=run_id).generation
+        if state == "stopped":
+            return []
+        if until_generation is not None and told >= until_generation:
+            return todo
     raise AssertionError(f"search run {run_id} did not finish within {timeout}s")
 
 
@@ -233,7 +240,15 @@ def test_pages_with_real_calibrations_and_a_live_search_run(browser, live_server
     open_page(browser, url, f"/searches/{run.pk}/", "search-detail-queued", empty=["chart-pareto", "chart-hv"])
     assert browser.execute_script("return document.body.dataset.polling") == "1"
     assert browser.find_element("id", "run-status").text == "queued"
-    _drive_search(run.pk, db_guard)
+    next_todo = _drive_search(run.pk, db_guard, until_generation=1)
+    _wait(lambda: browser.find_element("id", "run-status").text == "running"
+          and "generation 1 of 2" in browser.find_element("id", "run-progress-text").text, 30,
+          "the open page to show generation 1 of 2 while the run is running")
+    _wait(lambda: browser.execute_script(
+        "return ['chart-pareto','chart-hv'].every(id => document.getElementById(id).dataset.state === 'chart')"),
+        30, "Pareto front and hypervolume charts of the first generation")
+    _screenshot(browser, "search-detail-running")
+    _drive_search(run.pk, db_guard, todo=next_todo)
     run.refresh_from_db()
     assert run.status == SearchRun.Status.SUCCEEDED, run.error
     _wait(lambda: browser.find_element("id", "run-status").text == "succeeded", 30,

@@ -106,8 +106,9 @@
       if (!hv.length) return H.empty(el, el.dataset.empty);
       await H.plot(el, [{ type: "scatter", mode: "lines+markers", name: "hypervolume",
         x: hv.map((_, i) => i + 1), y: hv }], {
-        xaxis: { title: { text: "generation" }, dtick: 1 },
-        yaxis: { title: { text: "hypervolume of the front" } },
+        xaxis: { title: { text: "generations finished" }, dtick: 1,
+          range: [0.5, Math.max(hv.length, (run.progress || {}).generations_total || 0) + 0.5] },
+        yaxis: { title: { text: "hypervolume of the front" }, rangemode: "tozero" },
         showlegend: false,
       });
     }
