@@ -27,8 +27,7 @@ class QuantumLayer(nn.Module):
         w = self.weights if weights is None else weights
         psi = sim.encode(g.encoding, x, g.n_qubits)
         for layer in range(g.n_layers):
-            psi = sim.apply_rotation_layer(psi, g.n_qubits, g.rotations, w[layer])
-            psi = sim.apply_entangler(psi, g.n_qubits, self.pairs, g.entangler_gate)
+            psi = sim.apply_layer(psi, g.n_qubits, g.rotations, w[layer], self.pairs, g.entangler_gate)
         return sim.expval_z(psi, g.n_qubits)
 
 

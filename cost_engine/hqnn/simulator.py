@@ -30,23 +30,20 @@ def product_state(qubit_states: list[torch.Tensor]) -> torch.Tensor:
     return psi
 
 
+_GENERATORS = {  # -i P for the Pauli P of each rotation: R_P(theta) = cos(theta/2) I + sin(theta/2) (-i P)
+    "rx": torch.tensor([[0, -1j], [-1j, 0]], dtype=CDTYPE),
+    "ry": torch.tensor([[0, -1], [1, 0]], dtype=CDTYPE),
+    "rz": torch.tensor([[-1j, 0], [0, 1j]], dtype=CDTYPE),
+}
+_EYE = torch.eye(2, dtype=CDTYPE)
+
+
 def rotation_matrix(kind: str, theta: torch.Tensor) -> torch.Tensor:
     """RX/RY/RZ matrices for angles of any shape (..., ) -> (..., 2, 2) complex64."""
-    half = theta.to(torch.float32) / 2
-    c, s = torch.cos(half), torch.sin(half)
-    zero = torch.zeros_like(c)
-    if kind == "ry":
-        re = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
-        return torch.complex(re, torch.zeros_like(re))
-    if kind == "rx":
-        re = torch.stack([torch.stack([c, zero], -1), torch.stack([zero, c], -1)], -2)
-        im = torch.stack([torch.stack([zero, -s], -1), torch.stack([-s, zero], -1)], -2)
-        return torch.complex(re, im)
-    if kind == "rz":
-        re = torch.stack([torch.stack([c, zero], -1), torch.stack([zero, c], -1)], -2)
-        im = torch.stack([torch.stack([-s, zero], -1), torch.stack([zero, s], -1)], -2)
-        return torch.complex(re, im)
-    raise ValueError(f"unknown rotation {kind!r}")
+    if kind not in _GENERATORS:
+        raise ValueError(f"unknown rotation {kind!r}")
+    half = (theta.to(torch.float32) / 2).unsqueeze(-1).unsqueeze(-1)
+    return torch.cos(half) * _EYE + torch.sin(half) * _GENERATORS[kind]
 
 
 def apply_1q(psi: torch.Tensor, n: int, q: int, u: torch.Tensor) -> torch.Tensor:
@@ -63,13 +60,43 @@ def apply_rotation_layer(psi: torch.Tensor, n: int, kinds, angles: torch.Tensor)
     qubit are fused into one 2x2 matrix first, so a layer costs n contractions."""
     if isinstance(kinds, str):
         kinds, angles = (kinds,), angles.unsqueeze(0)
-    fused = None
-    for k, kind in enumerate(kinds):
-        m = rotation_matrix(kind, angles[k])  # (n, 2, 2)
-        fused = m if fused is None else torch.matmul(m, fused)
+    fused = _fused(kinds, angles)
     for q in range(n):
         psi = apply_1q(psi, n, q, fused[q])
     return psi
+
+
+def _fused(kinds, angles: torch.Tensor) -> torch.Tensor:
+    """(n, 2, 2): the rotations ``kinds`` (applied in order) of every qubit multiplied into one matrix."""
+    fused = None
+    for k, kind in enumerate(kinds):
+        m = rotation_matrix(kind, angles[k])
+        fused = m if fused is None else torch.matmul(m, fused)
+    return fused
+
+
+def _kron(mats: list[torch.Tensor]) -> torch.Tensor:
+    out = mats[0]
+    for m in mats[1:]:
+        out = torch.kron(out, m)
+    return out
+
+
+def apply_layer(psi: torch.Tensor, n: int, kinds, angles: torch.Tensor, pairs, gate: str) -> torch.Tensor:
+    """One variational layer: rotations on every qubit, then the entangler. The 2^n state of each sample is
+    viewed as a 2^hi x 2^lo matrix (hi = the upper half of the qubits); the layer's rotations are the Kronecker
+    products A (upper qubits) and B (lower qubits), applied as A @ psi @ B^T: two batched matmuls of at most
+    64 x 64 (12 qubits) instead of n tiny contractions."""
+    fused = _fused(kinds, angles)
+    lo = n // 2
+    hi = n - lo
+    a = _kron([fused[q] for q in range(n - 1, lo - 1, -1)])  # most significant qubit first
+    b = _kron([fused[q] for q in range(lo - 1, -1, -1)]) if lo else None
+    view = psi.reshape(psi.shape[0], 2 ** hi, 2 ** lo)
+    view = torch.matmul(a, view)
+    if b is not None:
+        view = torch.matmul(view, b.transpose(0, 1))
+    return apply_entangler(view.reshape(psi.shape[0], 2 ** n), n, tuple(pairs), gate)
 
 
 @functools.lru_cache(maxsize=256)
@@ -101,7 +128,7 @@ def entangler_layer(n: int, pairs: tuple[tuple[int, int], ...], gate: str):
 def apply_entangler(psi: torch.Tensor, n: int, pairs: tuple[tuple[int, int], ...], gate: str) -> torch.Tensor:
     perm, sign = entangler_layer(n, tuple(pairs), gate)
     if perm is not None:
-        return psi[:, perm]
+        return torch.index_select(psi, 1, perm)
     if sign is not None:
         return psi * sign
     return psi
@@ -130,15 +157,14 @@ def encode(kind: str, x: torch.Tensor, n: int) -> torch.Tensor:
         return torch.complex(v, torch.zeros_like(v))
     half = x.to(torch.float32) / 2
     c, s = torch.cos(half), torch.sin(half)
-    if kind == "angle_y":
-        states = [torch.complex(torch.stack([c[:, i], s[:, i]], 1), torch.zeros(x.shape[0], 2)) for i in range(n)]
-    elif kind == "angle_x":
-        zero = torch.zeros_like(c[:, 0])
-        states = [torch.complex(torch.stack([c[:, i], zero], 1), torch.stack([zero, -s[:, i]], 1)) for i in range(n)]
-    elif kind == "angle_z":
+    if kind == "angle_y":  # RY(x)|0> = (cos, sin): real, so the product is built in float32
+        per_qubit = torch.stack([c, s], -1)
+    elif kind == "angle_x":  # RX(x)|0> = (cos, -i sin)
+        per_qubit = torch.complex(torch.stack([c, torch.zeros_like(c)], -1), torch.stack([torch.zeros_like(s), -s], -1))
+    elif kind == "angle_z":  # RZ(x) H|0> = (e^{-ix/2}, e^{ix/2}) / sqrt 2
         r = 1 / math.sqrt(2)
-        states = [torch.complex(torch.stack([c[:, i], c[:, i]], 1) * r, torch.stack([-s[:, i], s[:, i]], 1) * r)
-                  for i in range(n)]
+        per_qubit = torch.complex(torch.stack([c, c], -1) * r, torch.stack([-s, s], -1) * r)
     else:
         raise ValueError(f"unknown encoding {kind!r}")
-    return product_state(states)
+    psi = product_state(list(per_qubit.unbind(1)))
+    return psi if psi.is_complex() else psi.to(CDTYPE)
