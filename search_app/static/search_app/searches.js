@@ -26,7 +26,8 @@
       }));
       if (!traces.length) return H.empty(el, el.dataset.empty);
       await H.plot(el, traces, {
-        xaxis: { title: { text: "generation" }, dtick: 1 }, yaxis: { title: { text: "hypervolume of the front" } },
+        xaxis: { title: { text: "generations finished" }, dtick: 1 },
+        yaxis: { title: { text: "hypervolume of the front" }, rangemode: "tozero" }, showlegend: true,
       });
     } catch (err) { H.fail(el, err); throw err; }
   };
