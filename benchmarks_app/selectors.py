@@ -4,12 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from django.db.models import F, FloatField
+from django.db.models import FloatField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils.dateparse import parse_date, parse_datetime
 
-from cost_engine.errors import CalibrationDataError
 from hanas_platform.api import InputError
 
 from .models import (SUMMARY_FLOAT_FIELDS, SUMMARY_INT_FIELDS, Backend, CalibrationSnapshot, Job,

@@ -30,3 +30,17 @@ class CircuitTooLargeError(CostEngineError):
 
 class ConfigError(CostEngineError):
     """An invalid option, genome or search configuration."""
+
+
+def dataclass_fields(cls, data, what: str, field: str) -> dict:
+    """``data`` checked to be an object holding only fields of the dataclass ``cls`` (a copy). Raises ConfigError
+    naming ``field`` when it is not an object, or the first unknown key."""
+    import dataclasses
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} must be a JSON object", field=field)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown {what} field(s) {unknown}; allowed: {sorted(names)}", field=unknown[0])
+    return dict(data)

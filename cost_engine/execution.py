@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, dataclass_fields
 
 IBM_DOC_SOURCE = ("IBM Quantum documentation, 'Estimate job run time' (guides/estimate-job-run-time): about 2 s "
                   "per sub-job plus (rep_delay + circuit length) x executions; quick form 2 + 0.00035 x executions s "
@@ -40,11 +40,7 @@ class ExecutionProfile:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ExecutionProfile":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ConfigError(f"unknown execution profile fields {sorted(unknown)}", field=sorted(unknown)[0])
-        return cls(**data)
+        return cls(**dataclass_fields(cls, data, "execution profile", "profile"))
 
 
 DEFAULT_PROFILE = ExecutionProfile()

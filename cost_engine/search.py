@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from pymoo.core.problem import Problem
 
-from .errors import ConfigError
+from .errors import ConfigError, dataclass_fields
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer")
 OBJECTIVES = ("one_minus_accuracy", "log10_c_total", "trainable_params")
@@ -89,14 +89,7 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> "SearchConfig":
-        if not isinstance(data, dict):
-            raise ConfigError("search config must be a JSON object", field="config")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown search config field(s) {unknown}; allowed: {sorted(names)}",
-                              field=unknown[0])
-        return cls(**data).validate()
+        return cls(**dataclass_fields(cls, data, "search config", "config")).validate()
 
 
 # --------------------------------------------------------------------------------- NSGA-II driver

@@ -64,7 +64,6 @@ def test_quirks_are_recorded_not_clipped():
     assert almaden.qubits[0].readout_length_s is None and any("readout_length missing" in n for n in almaden.notes)
     props, conf = _raw("lima")
     props["gates"][0]["parameters"][0]["value"] = 1.0  # a broken single-qubit gate
-    broken = load_fake_calibration("lima").__class__  # noqa: F841 - type only
     from cost_engine.calibration import from_properties
 
     cal = from_properties(props, conf)

@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import io
 import json
-import math
 import threading
 
 import numpy as np

@@ -2,8 +2,6 @@
 and the kill-a-real-worker integration test."""
 from __future__ import annotations
 
-import os
-import pickle
 import time
 
 import numpy as np

@@ -4,12 +4,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, dataclass_fields
 
 ENCODINGS = ("angle_x", "angle_y", "angle_z", "amplitude")
 ROTATIONS = ("rx", "ry", "rz")
@@ -88,13 +88,7 @@ class Genome:
 
     @classmethod
     def from_dict(cls, data: Any) -> "Genome":
-        if not isinstance(data, dict):
-            raise ConfigError("genome must be an object", field="genome")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            _fail(f"unknown genome field(s) {unknown}; allowed: {sorted(names)}", unknown[0])
-        values = dict(data)
+        values = dataclass_fields(cls, data, "genome", "genome")
         for key in ("rotations", "pre_widths"):
             if key in values and isinstance(values[key], list):
                 values[key] = tuple(values[key])
@@ -223,13 +217,7 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, data: Any) -> "SearchSpace":
-        if not isinstance(data, dict):
-            raise ConfigError("space must be an object", field="space")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            _fail(f"unknown search-space field(s) {unknown}; allowed: {sorted(names)}", unknown[0])
-        values = dict(data)
+        values = dataclass_fields(cls, data, "search-space", "space")
         try:
             for k in ("encodings", "entanglers", "entangler_gates", "heads"):
                 if k in values:
