@@ -90,6 +90,15 @@ def snapshots_for(backend: Backend, since=None, until=None):
     return qs
 
 
+def snapshot_summaries(backend: Backend, since=None, until=None):
+    """Snapshots without their full data (tens of kB each): what lists and summaries need."""
+    return snapshots_for(backend, since, until).defer("data", "edges")
+
+
+def latest_summary(backend: Backend) -> CalibrationSnapshot | None:
+    return backend.snapshots.defer("data", "edges").order_by("-calibrated_at", "-id").first()
+
+
 def snapshot_get(backend: Backend, snapshot_id) -> CalibrationSnapshot:
     try:
         return backend.snapshots.get(pk=int(snapshot_id))

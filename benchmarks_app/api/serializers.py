@@ -50,7 +50,9 @@ class BackendSerializer(serializers.ModelSerializer):
                   "latest_snapshot"]
 
     def get_latest_snapshot(self, backend) -> dict | None:
-        snap = backend.snapshots.order_by("-calibrated_at", "-id").first()
+        from ..selectors import latest_summary
+
+        snap = latest_summary(backend)
         return SnapshotSummarySerializer(snap).data if snap else None
 
 

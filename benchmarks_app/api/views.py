@@ -91,8 +91,8 @@ class SnapshotList(generics.ListAPIView):
 
     def get_queryset(self):
         backend = selectors.backend_get(self.kwargs["name"])
-        return selectors.snapshots_for(backend, self.request.query_params.get("since"),
-                                       self.request.query_params.get("until")).select_related("backend")
+        return selectors.snapshot_summaries(backend, self.request.query_params.get("since"),
+                                            self.request.query_params.get("until")).select_related("backend")
 
 
 class SnapshotDetail(generics.RetrieveAPIView):

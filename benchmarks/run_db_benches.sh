@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Database benchmarks on a throwaway PostgreSQL + Redis (started here, stopped on exit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+install_services_if_missing
+trap stop_services EXIT INT TERM
+start_services
+.venv/bin/python benchmarks/bench_db.py
