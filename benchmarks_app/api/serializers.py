@@ -89,6 +89,20 @@ class EstimateRequestSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, min_value=0)
 
 
+class CostEstimateListSerializer(serializers.ModelSerializer):
+    """An estimate's queried terms; the full report is in the detail (/api/estimates/{id}/)."""
+
+    backend = serializers.CharField(source="backend.name", read_only=True)
+    circuit_name = serializers.CharField(source="circuit.name", read_only=True)
+
+    class Meta:
+        model = CostEstimate
+        fields = ["id", "circuit", "circuit_name", "backend", "snapshot", "snapshot_calibrated_at", "model_version",
+                  "wallclock_s", "t_eff_s", "log_t_eff", "log_esp", "log_p_keep", "zero_survival", "t_sched_s",
+                  "t_gate_serial_s", "t_shot_s", "shots", "shots_total", "n_1q", "n_2q", "n_meas", "n_swaps", "depth",
+                  "depth_2q", "compute_seconds", "created_at"]
+
+
 class CostEstimateSerializer(serializers.ModelSerializer):
     backend = serializers.CharField(source="backend.name", read_only=True)
     circuit_name = serializers.CharField(source="circuit.name", read_only=True)

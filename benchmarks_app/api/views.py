@@ -22,7 +22,7 @@ from hanas_platform.api import InputError
 from .. import selectors, services
 from ..models import Circuit, CostEstimate
 from .serializers import (BackendDetailSerializer, BackendSerializer, CircuitCreateSerializer, CircuitSerializer,
-                          CostEstimateSerializer, EstimateRequestSerializer, JobSerializer,
+                          CostEstimateListSerializer, CostEstimateSerializer, EstimateRequestSerializer, JobSerializer,
                           SnapshotDetailSerializer, SnapshotSummarySerializer)
 
 
@@ -250,9 +250,10 @@ class EstimateListCreate(generics.ListCreateAPIView):
     """Cost estimates. POST asks "what does this circuit cost on this backend?": small circuits are answered
     at once (201 new, 200 already stored); large ones return 202 with a job URL reporting progress."""
 
-    queryset = CostEstimate.objects.select_related("circuit", "backend").order_by("-snapshot_calibrated_at", "-id")
+    queryset = (CostEstimate.objects.select_related("circuit", "backend").defer("report", "circuit__qasm")
+                .order_by("-snapshot_calibrated_at", "-id"))
     filterset_class = EstimateFilter
-    serializer_class = CostEstimateSerializer
+    serializer_class = CostEstimateListSerializer
 
     @extend_schema(request=EstimateRequestSerializer,
                    responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
