@@ -250,7 +250,7 @@ def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_ve
     latest = latest_snapshot_ids()
     rows = list(CostEstimate.objects.filter(circuit=circuit, snapshot_id__in=latest.values(),
                                             options_hash=options_hash, model_version=model_version)
-                .select_related("backend").defer("report", "options"))
+                .select_related("backend", "circuit").defer("report", "options", "circuit__qasm"))
     runnable = [r for r in rows if getattr(r, metric) is not None]
     runnable.sort(key=lambda r: getattr(r, metric), reverse=LEADERBOARD_METRICS[metric])
     unrunnable = [r for r in rows if getattr(r, metric) is None]
@@ -269,7 +269,7 @@ def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_ve
     snapshot_id = latest_snapshot_ids().get(backend.pk)
     rows = list(CostEstimate.objects.filter(snapshot_id=snapshot_id, options_hash=options_hash,
                                             model_version=model_version)
-                .select_related("circuit").defer("report", "options", "circuit__qasm"))
+                .select_related("circuit", "backend").defer("report", "options", "circuit__qasm"))
     good = sorted((r for r in rows if getattr(r, metric) is not None), key=lambda r: getattr(r, metric),
                   reverse=LEADERBOARD_METRICS[metric])
     return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "snapshot_id": snapshot_id,
