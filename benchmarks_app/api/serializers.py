@@ -103,13 +103,8 @@ class CostEstimateListSerializer(serializers.ModelSerializer):
                   "depth_2q", "compute_seconds", "created_at"]
 
 
-class CostEstimateSerializer(serializers.ModelSerializer):
-    backend = serializers.CharField(source="backend.name", read_only=True)
-    circuit_name = serializers.CharField(source="circuit.name", read_only=True)
+class CostEstimateSerializer(CostEstimateListSerializer):
+    """An estimate with its options and the full cost report."""
 
-    class Meta:
-        model = CostEstimate
-        fields = ["id", "circuit", "circuit_name", "backend", "snapshot", "snapshot_calibrated_at", "options",
-                  "model_version", "wallclock_s", "t_eff_s", "log_t_eff", "log_esp", "log_p_keep", "zero_survival",
-                  "t_sched_s", "t_gate_serial_s", "t_shot_s", "shots", "shots_total", "n_1q", "n_2q", "n_meas",
-                  "n_swaps", "depth", "depth_2q", "compute_seconds", "created_at", "report"]
+    class Meta(CostEstimateListSerializer.Meta):
+        fields = CostEstimateListSerializer.Meta.fields + ["options", "report"]
