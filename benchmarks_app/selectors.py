@@ -80,6 +80,12 @@ def parse_when(value, field: str):
     return stamp
 
 
+# What list and leaderboard rows leave out: the full report, the QASM text, and the backend's gate list and
+# coupling map (hundreds of JSON pairs, decoded again for every row that carries its backend)
+BACKEND_BULKY = ("backend__basis_gates", "backend__coupling_map")
+ESTIMATE_ROW_DEFER = ("report", "options", "circuit__qasm", *BACKEND_BULKY)
+
+
 def snapshots_for(backend: Backend, since=None, until=None):
     qs = backend.snapshots.all()
     since, until = parse_when(since, "since"), parse_when(until, "until")
@@ -92,7 +98,7 @@ def snapshots_for(backend: Backend, since=None, until=None):
 
 def snapshot_summaries(backend: Backend, since=None, until=None):
     """Snapshots without their full data (tens of kB each): what lists and summaries need."""
-    return snapshots_for(backend, since, until).defer("data", "edges")
+    return snapshots_for(backend, since, until).select_related("backend").defer("data", "edges", *BACKEND_BULKY)
 
 
 def latest_summary(backend: Backend) -> CalibrationSnapshot | None:
@@ -250,7 +256,7 @@ def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_ve
     latest = latest_snapshot_ids()
     rows = list(CostEstimate.objects.filter(circuit=circuit, snapshot_id__in=latest.values(),
                                             options_hash=options_hash, model_version=model_version)
-                .select_related("backend", "circuit").defer("report", "options", "circuit__qasm"))
+                .select_related("backend", "circuit").defer(*ESTIMATE_ROW_DEFER))
     runnable = [r for r in rows if getattr(r, metric) is not None]
     runnable.sort(key=lambda r: getattr(r, metric), reverse=LEADERBOARD_METRICS[metric])
     unrunnable = [r for r in rows if getattr(r, metric) is None]
@@ -269,7 +275,7 @@ def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_ve
     snapshot_id = latest_snapshot_ids().get(backend.pk)
     rows = list(CostEstimate.objects.filter(snapshot_id=snapshot_id, options_hash=options_hash,
                                             model_version=model_version)
-                .select_related("circuit", "backend").defer("report", "options", "circuit__qasm"))
+                .select_related("circuit", "backend").defer(*ESTIMATE_ROW_DEFER))
     good = sorted((r for r in rows if getattr(r, metric) is not None), key=lambda r: getattr(r, metric),
                   reverse=LEADERBOARD_METRICS[metric])
     return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "snapshot_id": snapshot_id,

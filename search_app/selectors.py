@@ -9,8 +9,9 @@ from .models import Candidate, SearchRun, TeamAdmin
 
 
 def visible_runs(user) -> QuerySet[SearchRun]:
-    """Public runs for everyone; team runs for the team's members; private runs for their owner."""
-    qs = SearchRun.objects.select_related("owner", "team")
+    """Public runs for everyone; team runs for the team's members; private runs for their owner. Without the
+    NSGA-II checkpoint (a pickled driver, ~18 kB), which only the search loop reads."""
+    qs = SearchRun.objects.select_related("owner", "team").defer("checkpoint")
     if user is None or not user.is_authenticated:
         return qs.filter(visibility=SearchRun.Visibility.PUBLIC)
     if user.is_superuser:
@@ -83,7 +84,7 @@ def architecture_leaderboard(user, *, dataset=None, backend=None, budget_s=None,
         runs = runs.filter(dataset=dataset)
     if backend:
         runs = runs.filter(backend_name__in=_backend_aliases(backend))
-    cands = Candidate.objects.filter(run__in=runs, runnable=True).select_related("run")
+    cands = Candidate.objects.filter(run__in=runs, runnable=True).select_related("run").defer("run__checkpoint")
     most_accurate = cands
     if budget_s is not None:
         most_accurate = most_accurate.filter(c_total_s__lte=budget_s)

@@ -179,6 +179,21 @@ def test_leaderboards_and_cost_trend_with_drivers(backends, api_client, user):
     assert api_client.get("/api/leaderboards/backends/").status_code == 400
     circuits = api_client.get("/api/leaderboards/circuits/?backend=sherbrooke").json()
     assert [r["circuit"] for r in circuits["rows"]] == [circuit.pk]
+    # list and leaderboard rows read neither the full report nor the backend's coupling map (decoding it again
+    # for every row once made these requests 10x slower): a fixed number of queries, no row query with them
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for url in (f"/api/leaderboards/backends/?circuit={circuit.pk}", "/api/leaderboards/circuits/?backend=sherbrooke",
+                f"/api/estimates/?circuit={circuit.pk}", "/api/backends/sherbrooke/snapshots/"):
+        with CaptureQueriesContext(connection) as queries:
+            assert api_client.get(url).status_code == 200
+        assert len(queries) <= 5, (url, [q["sql"] for q in queries])
+        rows = [q["sql"] for q in queries if 'FROM "benchmarks_app_costestimate"' in q["sql"]
+                or 'FROM "benchmarks_app_calibrationsnapshot"' in q["sql"]]
+        assert rows, url
+        for sql in rows:
+            assert not any(col in sql for col in ('"coupling_map"', '"report"', '"data"', '"qasm"')), (url, sql)
 
     # history: later snapshots of Sherbrooke with worse T2; the newest becomes the leaderboard's row
     base = load_fake_calibration("sherbrooke")

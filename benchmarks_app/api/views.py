@@ -92,7 +92,7 @@ class SnapshotList(generics.ListAPIView):
     def get_queryset(self):
         backend = selectors.backend_get(self.kwargs["name"])
         return selectors.snapshot_summaries(backend, self.request.query_params.get("since"),
-                                            self.request.query_params.get("until")).select_related("backend")
+                                            self.request.query_params.get("until"))
 
 
 class SnapshotDetail(generics.RetrieveAPIView):
@@ -250,7 +250,7 @@ class EstimateListCreate(generics.ListCreateAPIView):
     """Cost estimates. POST asks "what does this circuit cost on this backend?": small circuits are answered
     at once (201 new, 200 already stored); large ones return 202 with a job URL reporting progress."""
 
-    queryset = (CostEstimate.objects.select_related("circuit", "backend").defer("report", "circuit__qasm")
+    queryset = (CostEstimate.objects.select_related("circuit", "backend").defer(*selectors.ESTIMATE_ROW_DEFER)
                 .order_by("-snapshot_calibrated_at", "-id"))
     filterset_class = EstimateFilter
     serializer_class = CostEstimateListSerializer
