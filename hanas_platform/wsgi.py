@@ -1,6 +1,15 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hanas_platform.settings")
 application = get_wsgi_application()
+
+# Load every view now rather than on the first request, then move what start-up built (~100,000 objects that
+# live as long as the process) out of the cycle collector's reach: otherwise each full collection, which a
+# few list requests trigger, walks all of it (~75-100 ms on our 2-core machines, measured by the estimate
+# benchmarks as a p95 of ~200 ms against a p50 of ~20 ms).
+get_resolver().url_patterns
+gc.freeze()
