@@ -114,15 +114,12 @@ class Calibration:
         """Qubits whose single-qubit basis gates or readout are broken (error >= 1)."""
         return self._health[1]
 
-    @functools.cached_property
-    def reset_durations(self) -> dict[int, float | None]:
-        """qubit -> calibrated reset duration (seconds), where the snapshot gives one."""
-        return {g.qubits[0]: g.duration_s for g in self.gates if g.name == "reset" and len(g.qubits) == 1}
-
     def usable_coupling_map(self) -> tuple[tuple[int, int], ...]:
         broken = set(self.broken_edges)
         dead = set(self.non_operational_qubits)
-        return tuple(e for e in self.coupling_map if e not in broken and not (dead & set(e)))
+        if not dead:
+            return tuple(e for e in self.coupling_map if e not in broken)
+        return tuple(e for e in self.coupling_map if e not in broken and e[0] not in dead and e[1] not in dead)
 
     # ------------------------------------------------------------ summaries
     def summary(self) -> dict[str, Any]:

@@ -218,6 +218,18 @@ def _chains(preds) -> tuple[np.ndarray, tuple]:
     return np.asarray(chain_of, dtype=np.int64), tuple(chain_preds)
 
 
+def _longest_path(chain_preds: tuple, weights: list) -> float:
+    """Longest weighted path through the chain DAG (chains are in topological order)."""
+    end = [0.0] * len(weights)
+    for c, (before, w) in enumerate(zip(chain_preds, weights)):
+        m = 0.0
+        for j in before:
+            if end[j] > m:
+                m = end[j]
+        end[c] = m + w
+    return max(end, default=0.0)
+
+
 def _check_width(n: int, calibration: Calibration, options: CostOptions) -> None:
     usable = calibration.num_qubits - (len(calibration.non_operational_qubits) if options.exclude_broken else 0)
     if n > usable:
@@ -248,10 +260,9 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
             cache.put(key, compiled)
         return compiled, False
     _check_width(qc.num_qubits, calibration, options)
-    structure = calibration.structure_key(options.exclude_broken)
-    key = (circuit_key or circuit_hash(qc), structure, options.compile_key(),
-           calibration.content_hash if options.noise_aware_layout else None)
-    if cache is not None:
+    if cache is not None:  # the structural hash costs ~1-2 ms on a few hundred instructions: only for the cache
+        key = (circuit_key or circuit_hash(qc), calibration.structure_key(options.exclude_broken),
+               options.compile_key(), calibration.content_hash if options.noise_aware_layout else None)
         hit = cache.get(key)
         if hit is not None:
             return hit, True
@@ -268,53 +279,54 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
     except Exception as exc:  # the transpiler's own message names the problem (e.g. no route)
         raise CircuitTooLargeError(f"cannot compile for {calibration.backend_name}: {exc}", field="circuit") from exc
     props = pm.property_set
-    ops, preds, used = [], [], set()
-    level, level2 = [], []  # depth and two-qubit depth at each timed op (barriers order but do not count)
+    ops, preds = [], []
     last: dict[int, tuple[int, ...]] = {}  # wire -> timed ops that end last on it
     clbit_index = {c: -1 - i for i, c in enumerate(compiled.clbits)}
     qubit_index = {q: i for i, q in enumerate(compiled.qubits)}
     empty: tuple[int, ...] = ()
     for inst in compiled.data:
         name = inst.name
-        qubits = tuple([qubit_index[q] for q in inst.qubits])
-        wires = qubits + tuple([clbit_index[c] for c in inst.clbits]) if inst.clbits else qubits
-        if len(wires) == 1:
-            before = last.get(wires[0], empty)
-        else:
-            merged = set()
-            for w in wires:
-                merged.update(last.get(w, empty))
-            before = tuple(merged)
+        qargs, cargs = inst.qubits, inst.clbits
+        if len(qargs) == 1 and not cargs:  # the common case, kept lean
+            w = qubit_index[qargs[0]]
+            if name in _SKIP:  # a sync point on one wire changes nothing
+                continue
+            i = len(ops)
+            ops.append((name, (w,)))
+            preds.append(last.get(w, empty))
+            last[w] = (i,)
+            continue
+        qubits = tuple([qubit_index[q] for q in qargs])
+        wires = qubits + tuple([clbit_index[c] for c in cargs]) if cargs else qubits
+        merged = set()
+        for w in wires:
+            merged.update(last.get(w, empty))
+        before = tuple(merged)
         if name in _SKIP:  # zero-duration sync point: everything after waits for everything before on its wires
             for w in wires:
                 last[w] = before
             continue
-        i = len(ops)
+        mine = (len(ops),)
         ops.append((name, qubits))
         preds.append(before)
-        used.update(qubits)
-        m = m2 = 0
-        for j in before:
-            if level[j] > m:
-                m = level[j]
-            if level2[j] > m2:
-                m2 = level2[j]
-        level.append(m + 1)
-        level2.append(m2 + (len(qubits) == 2))
-        mine = (i,)
         for w in wires:
             last[w] = mine
     keys = tuple(dict.fromkeys(ops))
     key_index = {k: i for i, k in enumerate(keys)}
-    depth, depth_2q = max(level, default=0), max(level2, default=0)
+    op_key = np.asarray([key_index[o] for o in ops], dtype=np.int64)
     chain_of, chain_preds = _chains(preds)
+    # depth (and two-qubit depth) = longest path counting ops (two-qubit ops): chains are strictly sequential
+    two_qubit = np.asarray([len(k[1]) == 2 for k in keys], dtype=np.float64)
+    depth = int(_longest_path(chain_preds, np.bincount(chain_of, minlength=len(chain_preds)).tolist()))
+    depth_2q = int(_longest_path(chain_preds, np.bincount(chain_of, weights=two_qubit[op_key],
+                                                          minlength=len(chain_preds)).tolist()))
     result = CompiledCircuit(
-        circuit=compiled, ops=tuple(ops), keys=keys, op_key=np.asarray([key_index[o] for o in ops], dtype=np.int64),
+        circuit=compiled, ops=tuple(ops), keys=keys, op_key=op_key,
         preds=tuple(preds), chain_of=chain_of, chain_preds=chain_preds,
         n_2q_logical=int(props.get("hanas_2q_logical", 0)),
         n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
         depth=depth, depth_2q=depth_2q,
-        physical_qubits=tuple(sorted(used)), num_qubits_logical=qc.num_qubits)
+        physical_qubits=tuple(sorted({q for _, qubits in keys for q in qubits})), num_qubits_logical=qc.num_qubits)
     if cache is not None:
         cache.put(key, result)
     return result, False
@@ -377,7 +389,11 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
     notes: list[str] = []
     q = calibration.qubits
     gate = calibration._gate_index
-    reset_dur = calibration.reset_durations
+
+    def reset_duration(qubit):
+        g = gate.get(("reset", (qubit,)))
+        return None if g is None else g.duration_s
+
     n_keys = len(compiled.keys)
     dur_k = np.empty(n_keys)
     err_k = np.empty(n_keys)
@@ -387,7 +403,7 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
             p = q[qubits[0]]
             dur, err, bucket = p.readout_length_s, p.readout_error, 2
         elif name == "reset":
-            dur, err, bucket = reset_dur.get(qubits[0]), 0.0, 3
+            dur, err, bucket = reset_duration(qubits[0]), 0.0, 3
         else:
             g = gate.get((name, qubits))
             if g is None:
@@ -418,15 +434,8 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
     # Critical path: each op starts when the ops it waits for (previous ops on its qubit and clbit wires,
     # barriers synchronising theirs) have ended: the quantity qiskit's QuantumCircuit.estimate_duration
     # computes on the circuit's DAG (checked against it in the tests).
-    chain_dur = np.bincount(compiled.chain_of, weights=durations, minlength=len(compiled.chain_preds)).tolist()
-    end = [0.0] * len(chain_dur)
-    for c, (before, d) in enumerate(zip(compiled.chain_preds, chain_dur)):
-        m = 0.0
-        for j in before:
-            if end[j] > m:
-                m = end[j]
-        end[c] = m + d
-    t_sched = max(end, default=0.0)
+    t_sched = _longest_path(compiled.chain_preds, np.bincount(compiled.chain_of, weights=durations,
+                                                              minlength=len(compiled.chain_preds)).tolist())
 
     used = compiled.physical_qubits
     t2s = [q[i].t2_s for i in used]
@@ -460,7 +469,7 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         notes.append("the snapshot gives no default rep_delay: used IBM's common default of 250 us")
     t_reset = 0.0
     if options.include_reset:
-        known = [reset_dur[i] for i in used if reset_dur.get(i) is not None]
+        known = [d for d in map(reset_duration, used) if d is not None]
         if known:
             t_reset = max(known)
         else:
