@@ -5,11 +5,25 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def response_doc(name: str, **fields: str):
+    """The OpenAPI shape of a JSON answer a view assembles itself: ``field="description"``; a description
+    starting with "list:" documents a list of objects, with "object:" an object, otherwise a scalar."""
+    def field(text: str):
+        if text.startswith("list:"):
+            return serializers.ListField(child=serializers.DictField(), help_text=text[5:].strip())
+        if text.startswith("object:"):
+            return serializers.DictField(help_text=text[7:].strip())
+        return serializers.JSONField(help_text=text)
+
+    return inline_serializer(name, {k.rstrip("_"): field(v) for k, v in fields.items()})
 
 
 class InputError(ValueError):

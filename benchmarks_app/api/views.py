@@ -17,10 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cost_engine.errors import CostEngineError
-from hanas_platform.api import InputError
+from hanas_platform.api import InputError, response_doc
 
 from .. import selectors, services
-from ..models import Circuit, CostEstimate
+from ..models import CalibrationSnapshot, Circuit, CostEstimate
 from .serializers import (BackendDetailSerializer, BackendSerializer, CircuitCreateSerializer, CircuitSerializer,
                           CostEstimateListSerializer, CostEstimateSerializer, EstimateRequestSerializer, JobSerializer,
                           SnapshotDetailSerializer, SnapshotSummarySerializer)
@@ -90,6 +90,8 @@ class SnapshotList(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no backend in the URL
+            return CalibrationSnapshot.objects.none()
         backend = selectors.backend_get(self.kwargs["name"])
         return selectors.snapshot_summaries(backend, self.request.query_params.get("since"),
                                             self.request.query_params.get("until"))
@@ -106,7 +108,9 @@ class TrendView(APIView):
     """Time series of one summary metric, ordered by calibrated_at."""
 
     @extend_schema(parameters=[OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_FIELDS))]
-                   + SINCE_UNTIL)
+                   + SINCE_UNTIL,
+                   responses=response_doc("Trend", backend="backend name", metric="summary metric",
+                                          points="list: {snapshot_id, calibrated_at, value} in calibrated_at order"))
     def get(self, request, name):
         backend = selectors.backend_get(name)
         metric = request.query_params.get("metric") or "t1_median"
@@ -116,7 +120,9 @@ class TrendView(APIView):
 
 class QubitHistoryView(APIView):
     @extend_schema(parameters=[OpenApiParameter("field", OpenApiTypes.STR, enum=list(selectors.QUBIT_FIELDS))]
-                   + SINCE_UNTIL)
+                   + SINCE_UNTIL,
+                   responses=response_doc("QubitHistory", backend="backend name", qubit="qubit index",
+                                          field="qubit property", points="list: {snapshot_id, calibrated_at, value} in calibrated_at order"))
     def get(self, request, name, qubit):
         backend = selectors.backend_get(name)
         field = request.query_params.get("field") or "t1"
@@ -126,7 +132,9 @@ class QubitHistoryView(APIView):
 
 
 class EdgeHistoryView(APIView):
-    @extend_schema(parameters=SINCE_UNTIL)
+    @extend_schema(parameters=SINCE_UNTIL,
+                   responses=response_doc("EdgeHistory", backend="backend name", edge="[q0, q1]",
+                                          points="list: {snapshot_id, calibrated_at, gate, error, duration_s}"))
     def get(self, request, name, q0, q1):
         backend = selectors.backend_get(name)
         points = selectors.edge_history(backend, q0, q1, request.query_params.get("since"),
@@ -139,7 +147,15 @@ class DiffView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("from", OpenApiTypes.STR, required=True),
                                OpenApiParameter("to", OpenApiTypes.STR, required=True),
-                               OpenApiParameter("top", OpenApiTypes.INT)])
+                               OpenApiParameter("top", OpenApiTypes.INT)],
+                   responses=response_doc("SnapshotDiff", backend="backend name",
+                                          from_="object: {snapshot_id, calibrated_at}",
+                                          to="object: {snapshot_id, calibrated_at}",
+                                          qubits="list: {qubit, field, relative_change, from, to, changes}, "
+                                                 "largest change first",
+                                          edges="list: {edge, gate, from, to, relative_change, broken_now, "
+                                                "broken_before}, largest change first",
+                                          summary="object: summary metric -> {from, to}"))
     def get(self, request, name):
         backend = selectors.backend_get(name)
         old = selectors.resolve_snapshot_ref(backend, request.query_params.get("from"), "from")
@@ -308,6 +324,8 @@ def _ranked(rows, metric):
     return out
 
 
+ROW_DOC = ("list: {rank, backend, processor_family, circuit, circuit_name, snapshot_id, snapshot_calibrated_at, "
+           "value, estimate, zero_survival, wallclock_s, t_eff_s, log_esp, n_swaps}")
 METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=sorted(selectors.LEADERBOARD_METRICS))
 
 
@@ -316,7 +334,12 @@ class BackendLeaderboard(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("circuit", OpenApiTypes.INT, required=True), METRIC_PARAM,
                                OpenApiParameter("shots", OpenApiTypes.INT),
-                               OpenApiParameter("optimization_level", OpenApiTypes.INT)])
+                               OpenApiParameter("optimization_level", OpenApiTypes.INT)],
+                   responses=response_doc("BackendLeaderboard", circuit="circuit id", circuit_name="circuit name",
+                                          metric="ranking metric", higher_is_better="ranking direction",
+                                          options="object: the cost options", rows=ROW_DOC,
+                                          not_estimated="backends with no stored estimate on their latest snapshot",
+                                          too_small="backends with fewer qubits than the circuit"))
     def get(self, request):
         if not request.query_params.get("circuit"):
             raise InputError("give ?circuit=<id>", field="circuit")
@@ -333,7 +356,10 @@ class BackendLeaderboard(APIView):
 class CircuitLeaderboard(APIView):
     """Which circuits are cheapest on this backend's latest snapshot."""
 
-    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM])
+    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM],
+                   responses=response_doc("CircuitLeaderboard", backend="backend name", metric="ranking metric",
+                                          snapshot_id="the backend's latest snapshot",
+                                          higher_is_better="ranking direction", rows=ROW_DOC))
     def get(self, request):
         if not request.query_params.get("backend"):
             raise InputError("give ?backend=<name>", field="backend")
@@ -346,6 +372,13 @@ class CircuitLeaderboard(APIView):
                          "rows": _ranked(board["rows"], board["metric"])})
 
 
+COST_TREND_DOC = response_doc(
+    "CostTrend", circuit="circuit id", backend="backend name", metric="cost metric", options="object: the cost options",
+    points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, drivers: the calibration terms that "
+           "moved the cost most since the previous point}",
+    pending="estimates still being computed (202)", job_url="the job computing them, or null")
+
+
 class CostTrend(APIView):
     """One point per snapshot of the backend: the circuit's cost metric over time. Missing estimates are
     computed on demand (at once when few, else in a background job whose URL is returned)."""
@@ -353,7 +386,8 @@ class CostTrend(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("backend", OpenApiTypes.STR, required=True),
         OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_METRICS)),
-        OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME)])
+        OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME)],
+        responses={200: COST_TREND_DOC, 202: COST_TREND_DOC})
     def get(self, request, pk):
         from .. import tasks
 

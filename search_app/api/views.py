@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hanas_platform.api import InputError
+from hanas_platform.api import InputError, response_doc
 
 from .. import selectors, services
 from ..models import Candidate, SearchRun
@@ -70,6 +70,8 @@ class CandidateList(generics.ListAPIView):
     filterset_class = CandidateFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no run in the URL
+            return Candidate.objects.none()
         return selectors.candidates(selectors.run_get(self.request.user, self.kwargs["pk"]))
 
 
@@ -94,7 +96,9 @@ class CancelView(APIView):
 
 
 class CompareView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("other", OpenApiTypes.INT, required=True)])
+    @extend_schema(parameters=[OpenApiParameter("other", OpenApiTypes.INT, required=True)],
+                   responses=response_doc("CompareRuns", runs="list: per run {run, name, dataset, backend, "
+                                          "snapshot_calibrated_at, hypervolume, front: its Pareto candidates}"))
     def get(self, request, pk):
         other_id = request.query_params.get("other")
         if not other_id:
@@ -114,7 +118,12 @@ class ArchitectureLeaderboard(APIView):
         OpenApiParameter("dataset", OpenApiTypes.STR), OpenApiParameter("backend", OpenApiTypes.STR),
         OpenApiParameter("budget_s", OpenApiTypes.FLOAT, description="cost budget for the accuracy ranking"),
         OpenApiParameter("accuracy_floor", OpenApiTypes.FLOAT, description="floor for the cost ranking"),
-        OpenApiParameter("limit", OpenApiTypes.INT)])
+        OpenApiParameter("limit", OpenApiTypes.INT)],
+        responses=response_doc("ArchitectureLeaderboard",
+                               most_accurate_within_budget="list: candidates, most accurate first",
+                               cheapest_above_accuracy_floor="list: candidates, cheapest first",
+                               hypervolume_by_run="list: {run, name, dataset, backend, generations, hypervolume, "
+                                                  "status}, largest first"))
     def get(self, request):
         q = request.query_params
 
