@@ -36,8 +36,11 @@ def can_cancel(run: SearchRun, user) -> bool:
     return bool(run.team_id and TeamAdmin.objects.filter(team_id=run.team_id, user=user).exists())
 
 
-def progress(run: SearchRun) -> dict:
-    """Generation k of N, candidates evaluated, mean seconds per evaluation and a serial-time ETA."""
+def progress(run: SearchRun, now=None) -> dict:
+    """Generation k of N, candidates evaluated, and an ETA from the run's own wall-clock pace: evaluations per
+    second since it started, all workers together (so adding workers shortens it), over the evaluations left."""
+    from django.utils import timezone
+
     population = int(run.config.get("population", 0))
     per_eval = run.eval_seconds_total / run.candidates_evaluated if run.candidates_evaluated else None
     remaining_generations = max(run.generations_total - run.generation, 0)
@@ -47,18 +50,23 @@ def progress(run: SearchRun) -> dict:
         pending_left = len(set(run.pending_keys)) - stored
         remaining_generations = max(remaining_generations - 1, 0)
     remaining = pending_left + remaining_generations * population
+    rate = None
+    if run.started_at and run.candidates_evaluated:
+        elapsed = ((now or timezone.now()) - run.started_at).total_seconds()
+        rate = run.candidates_evaluated / elapsed if elapsed > 0 else None
     eta = None
-    if run.status in SearchRun.ACTIVE and per_eval is not None:
-        eta = remaining * per_eval
+    if run.status in SearchRun.ACTIVE and rate:
+        eta = remaining / rate
     elif run.status not in SearchRun.ACTIVE:
         eta = 0.0
     return {
         "generation": run.generation, "generations_total": run.generations_total,
         "candidates_evaluated": run.candidates_evaluated, "pending_in_generation": pending_left,
         "fraction": (run.generation / run.generations_total) if run.generations_total else 0.0,
-        "seconds_per_evaluation": per_eval,
+        "seconds_per_evaluation": per_eval, "evaluations_per_second": rate,
         "eta_seconds": eta,
-        "eta_note": "remaining evaluations x mean evaluation time, divided by nothing: one worker's serial time",
+        "eta_note": "evaluations left / evaluations per wall-clock second since the run started (all workers "
+                    "together); an upper bound, as genomes already evaluated in the run are not trained again",
     }
 
 

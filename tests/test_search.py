@@ -135,6 +135,27 @@ def test_search_run_end_to_end_inline(sherbrooke, user):
                             and any(a < b for a, b in zip(c.objectives, f.objectives)))
 
 
+def test_eta_follows_the_wall_clock_pace_of_all_workers(sherbrooke, user):
+    """Two workers finishing 10 evaluations of 4 s each in 20 s of wall time: 0.5 evaluations/s, so the 3
+    generations of 4 left take 24 s, not the 48 s one worker would need."""
+    import datetime as dt
+
+    from search_app.models import SearchRun
+    from search_app.selectors import progress
+
+    run = _make_run(user)
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    run.status, run.started_at = SearchRun.Status.RUNNING, now - dt.timedelta(seconds=20)
+    run.generation, run.candidates_evaluated, run.eval_seconds_total = 2, 10, 40.0
+    run.generations_total, run.config = 5, {**run.config, "population": 4}
+    got = progress(run, now=now)
+    assert got["seconds_per_evaluation"] == pytest.approx(4.0)
+    assert got["evaluations_per_second"] == pytest.approx(0.5)
+    assert got["eta_seconds"] == pytest.approx(3 * 4 / 0.5)
+    run.status = SearchRun.Status.SUCCEEDED
+    assert progress(run, now=now)["eta_seconds"] == 0.0
+
+
 def test_search_api_validation_visibility_cancel(sherbrooke, user, api_client, django_user_model):
     from django.contrib.auth.models import Group
 
