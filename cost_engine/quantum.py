@@ -77,6 +77,7 @@ class CompiledCircuit:
     circuit: Any  # the compiled qiskit QuantumCircuit
     ops: tuple  # ((name, qubits), ...) in circuit order, barriers and delays left out
     keys: tuple  # the distinct (name, qubits) of ops
+    key_counts: tuple  # how many ops each key has
     op_key: Any  # numpy int array: index into keys for each op
     preds: tuple  # per timed op: indices of the timed ops it must wait for (its wires, through barriers)
     chain_of: Any  # numpy int array: the chain each op belongs to (see _chains)
@@ -321,7 +322,8 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
     depth_2q = int(_longest_path(chain_preds, np.bincount(chain_of, weights=two_qubit[op_key],
                                                           minlength=len(chain_preds)).tolist()))
     result = CompiledCircuit(
-        circuit=compiled, ops=tuple(ops), keys=keys, op_key=op_key,
+        circuit=compiled, ops=tuple(ops), keys=keys,
+        key_counts=tuple(np.bincount(op_key, minlength=len(keys)).tolist()), op_key=op_key,
         preds=tuple(preds), chain_of=chain_of, chain_preds=chain_preds,
         n_2q_logical=int(props.get("hanas_2q_logical", 0)),
         n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
@@ -394,11 +396,12 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         g = gate.get(("reset", (qubit,)))
         return None if g is None else g.duration_s
 
-    n_keys = len(compiled.keys)
-    dur_k = np.empty(n_keys)
-    err_k = np.empty(n_keys)
-    bucket_k = np.empty(n_keys, dtype=np.int64)  # 0 = 1q, 1 = 2q, 2 = readout, 3 = reset (no error term)
-    for k, (name, qubits) in enumerate(compiled.keys):
+    # per distinct (gate, qubits): duration, error, bucket (0 = 1q, 1 = 2q, 2 = readout, 3 = reset: no error term);
+    # a few dozen entries, so plain Python beats numpy's per-call overhead here
+    dur_k = []
+    n_b, e_sum_b = [0, 0, 0, 0], [0.0, 0.0, 0.0, 0.0]
+    log_esp = 0.0
+    for (name, qubits), count in zip(compiled.keys, compiled.key_counts):
         if name == "measure":
             p = q[qubits[0]]
             dur, err, bucket = p.readout_length_s, p.readout_error, 2
@@ -417,20 +420,17 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
             what = "duration" if dur is None else "error"
             raise CalibrationDataError(f"{calibration.backend_name}: {name} on qubits {list(qubits)} has no "
                                        f"calibrated {what}", field="calibration")
-        dur_k[k], err_k[k], bucket_k[k] = dur, err, bucket
-    counts_k = np.bincount(compiled.op_key, minlength=n_keys)
-    durations = dur_k[compiled.op_key]
-    t_gate = math.fsum(durations)
+        dur_k.append(dur)
+        n_b[bucket] += count
+        e_sum_b[bucket] += count * err
+        if bucket != 3:
+            log_esp += count * _log1m(err)  # -inf once a used gate is broken (error >= 1)
+    durations = np.asarray(dur_k)[compiled.op_key]
+    t_gate = math.fsum(durations.tolist())
     if t_gate <= 0:
         raise ConfigError("the compiled circuit has no timed operations", field="circuit")
-    n_b = np.bincount(bucket_k, weights=counts_k, minlength=4)
-    e_sum_b = np.bincount(bucket_k, weights=counts_k * err_k, minlength=4)
-    sums = {"1q": (int(n_b[0]), e_sum_b[0]), "2q": (int(n_b[1]), e_sum_b[1]), "ro": (int(n_b[2]), e_sum_b[2])}
-    n_reset = int(n_b[3])
-    timed = bucket_k != 3
-    broken = bool(np.any(err_k[timed] >= 1.0))
-    with np.errstate(divide="ignore"):
-        log_esp = -math.inf if broken else float(np.dot(counts_k[timed], np.log1p(-err_k[timed])))
+    sums = {"1q": (n_b[0], e_sum_b[0]), "2q": (n_b[1], e_sum_b[1]), "ro": (n_b[2], e_sum_b[2])}
+    n_reset = n_b[3]
     # Critical path: each op starts when the ops it waits for (previous ops on its qubit and clbit wires,
     # barriers synchronising theirs) have ended: the quantity qiskit's QuantumCircuit.estimate_duration
     # computes on the circuit's DAG (checked against it in the tests).
