@@ -114,7 +114,8 @@ def bench_calibration_store():
     last = backend.snapshots.order_by("-calibrated_at").first().calibrated_at
     month = (last - dt.timedelta(days=30)).isoformat()
     cases = (
-        ("trend, last 30 days (120 points)", f"/api/backends/ibm_sherbrooke/trends/?metric=t1_median&since={month}", 50),
+        ("trend, last 30 days (120 points)",
+         f"/api/backends/ibm_sherbrooke/trends/?metric=t1_median&since={month}", 50),
         ("trend, full history (10,000 points)", "/api/backends/ibm_sherbrooke/trends/?metric=t1_median", None),
         ("qubit 5 T1 history, last 30 days", f"/api/backends/ibm_sherbrooke/qubits/5/history/?field=t1&since={month}",
          None),
@@ -179,7 +180,8 @@ def bench_estimates():
     total = CostEstimate.objects.count()
     c = circuits[17]
     b = backends[0]
-    cases = (("backend leaderboard (circuit, wallclock_s)", f"/api/leaderboards/backends/?circuit={c.pk}&metric=wallclock_s"),
+    cases = (("backend leaderboard (circuit, wallclock_s)",
+              f"/api/leaderboards/backends/?circuit={c.pk}&metric=wallclock_s"),
              ("circuit leaderboard (backend)", f"/api/leaderboards/circuits/?backend={b.name}"),
              ("cost trend (circuit x backend, 50 points)",
               f"/api/circuits/{c.pk}/cost-trend/?backend={b.name}&metric=wallclock_s"),

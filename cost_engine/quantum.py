@@ -79,7 +79,6 @@ class CompiledCircuit:
     keys: tuple  # the distinct (name, qubits) of ops
     key_counts: tuple  # how many ops each key has
     op_key: Any  # numpy int array: index into keys for each op
-    preds: tuple  # per timed op: indices of the timed ops it must wait for (its wires, through barriers)
     chain_of: Any  # numpy int array: the chain each op belongs to (see _chains)
     chain_preds: tuple  # per chain: the chains its first op waits for
     n_2q_logical: int
@@ -324,7 +323,7 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
     result = CompiledCircuit(
         circuit=compiled, ops=tuple(ops), keys=keys,
         key_counts=tuple(np.bincount(op_key, minlength=len(keys)).tolist()), op_key=op_key,
-        preds=tuple(preds), chain_of=chain_of, chain_preds=chain_preds,
+        chain_of=chain_of, chain_preds=chain_preds,
         n_2q_logical=int(props.get("hanas_2q_logical", 0)),
         n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
         depth=depth, depth_2q=depth_2q,

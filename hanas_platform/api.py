@@ -15,7 +15,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 def response_doc(name: str, **fields: str):
     """The OpenAPI shape of a JSON answer a view assembles itself: ``field="description"``; a description
-    starting with "list:" documents a list of objects, with "object:" an object, otherwise a scalar."""
+    starting with "list:" documents a list of objects, with "object:" an object, otherwise a scalar. A trailing
+    underscore is dropped from the name (``from_`` documents "from")."""
     def field(text: str):
         if text.startswith("list:"):
             return serializers.ListField(child=serializers.DictField(), help_text=text[5:].strip())

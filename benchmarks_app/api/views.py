@@ -104,13 +104,16 @@ class SnapshotDetail(generics.RetrieveAPIView):
         return selectors.snapshot_get(selectors.backend_get(self.kwargs["name"]), self.kwargs["snapshot_id"])
 
 
+POINTS_DOC = "list: {snapshot_id, calibrated_at, value} in calibrated_at order"
+
+
 class TrendView(APIView):
     """Time series of one summary metric, ordered by calibrated_at."""
 
     @extend_schema(parameters=[OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_FIELDS))]
                    + SINCE_UNTIL,
                    responses=response_doc("Trend", backend="backend name", metric="summary metric",
-                                          points="list: {snapshot_id, calibrated_at, value} in calibrated_at order"))
+                                          points=POINTS_DOC))
     def get(self, request, name):
         backend = selectors.backend_get(name)
         metric = request.query_params.get("metric") or "t1_median"
@@ -122,7 +125,7 @@ class QubitHistoryView(APIView):
     @extend_schema(parameters=[OpenApiParameter("field", OpenApiTypes.STR, enum=list(selectors.QUBIT_FIELDS))]
                    + SINCE_UNTIL,
                    responses=response_doc("QubitHistory", backend="backend name", qubit="qubit index",
-                                          field="qubit property", points="list: {snapshot_id, calibrated_at, value} in calibrated_at order"))
+                                          field="qubit property", points=POINTS_DOC))
     def get(self, request, name, qubit):
         backend = selectors.backend_get(name)
         field = request.query_params.get("field") or "t1"
