@@ -8,6 +8,7 @@ The 10,000 and 100,000 rows are derived from real bundled snapshots and real cos
 a small deterministic drift), bulk-inserted: they exercise the queries, they are not new measurements."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -198,6 +199,67 @@ def bench_estimates():
     return lines
 
 
+@contextlib.contextmanager
+def workers(n: int, tag: str):
+    """``n`` real Celery worker processes (prefork, concurrency 1 each) on this machine, answering ping before
+    the block runs; stopped (SIGTERM to each process group) after it."""
+    from hanas_platform.celery import app
+
+    procs = []
+    for w in range(n):
+        log = open(ROOT / "benchmarks" / "results" / f".worker{w}.log", "ab")
+        procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "hanas_platform", "worker",
+                                       "--concurrency=1", "--pool=prefork", "-n", f"bench-{tag}{w}-{n}@%h",
+                                       "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
+                                      cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True))
+    try:
+        deadline = time.monotonic() + 60
+        while len(app.control.ping(timeout=0.5) or []) < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{n} workers did not answer ping within 60 s (benchmarks/results/.worker*.log)")
+        yield
+    finally:
+        for p in procs:
+            os.killpg(p.pid, 15)
+        for p in procs:
+            p.wait(timeout=60)
+
+
+def search_scaling(config=None):
+    """The default small search dispatched to 1, then 2 real worker processes: wall time from dispatch to the
+    run's end, and the pace in evaluations per second (a generation's candidates are one Celery group)."""
+    from django.contrib.auth import get_user_model
+
+    from search_app import services as search_services
+    from search_app.management.commands.run_search import DEFAULT_CONFIG
+    from search_app.models import SearchRun
+
+    config = config or DEFAULT_CONFIG
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    lines = header("Hyb-HANAS search on real workers") + [
+        f"Config {config}; each run dispatched to real Celery worker processes (prefork, concurrency 1 each, "
+        "same machine) and timed from dispatch until the run is finished; every run trains the same "
+        "genomes (same seed), so the rows differ only in the number of workers.", "",
+        "| workers | wall [s] | candidates | evaluations/s | train+cost time per candidate [s] | speed-up |",
+        "|---|---|---|---|---|---|"]
+    base = None
+    for n_workers in (1, 2):
+        with workers(n_workers, "search"):
+            t0 = time.perf_counter()
+            run = search_services.search_create(owner=user, config=config, name=f"bench {n_workers} workers")
+            while SearchRun.objects.filter(pk=run.pk, status__in=SearchRun.ACTIVE).exists():
+                time.sleep(0.2)
+            seconds = time.perf_counter() - t0
+        run.refresh_from_db()
+        assert run.status == SearchRun.Status.SUCCEEDED, (run.status, run.error)
+        base = base or seconds
+        lines.append(f"| {n_workers} | {seconds:.1f} | {run.candidates_evaluated} | "
+                     f"{run.candidates_evaluated / seconds:.2f} | "
+                     f"{run.eval_seconds_total / run.candidates_evaluated:.2f} | {base / seconds:.2f}x |")
+    return lines
+
+
 def throughput(backends, n_requests=int(os.environ.get("BENCH_ESTIMATES", "60"))):
     """Distinct new estimate requests answered asynchronously (202 + job) by 1, then 2 real workers."""
     from benchmarks_app.models import Job
@@ -213,39 +275,22 @@ def throughput(backends, n_requests=int(os.environ.get("BENCH_ESTIMATES", "60"))
            "timed from the first POST until every job has succeeded.", "",
            "| workers | requests | seconds | estimates/s |", "|---|---|---|---|"]
     for n_workers in (1, 2):
-        procs = []
-        env = dict(os.environ)
-        for w in range(n_workers):
-            log = open(ROOT / "benchmarks" / "results" / f".worker{w}.log", "ab")
-            procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "hanas_platform", "worker",
-                                           "--concurrency=1", "--pool=prefork", "-n", f"bench{w}-{n_workers}@%h",
-                                           "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
-                                          cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
-        from hanas_platform.celery import app
-
-        deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=0.5) or []) < n_workers and time.monotonic() < deadline:
-            pass
-        jobs = []
-        t0 = time.perf_counter()
-        for i in range(n_requests):
-            n = 4 + i % 3
-            qasm = (f"OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{n}];\ncreg c[{n}];\nh q[0];\n"
-                    + "".join(f"cx q[0],q[{k}];\n" for k in range(1, n))
-                    + f"ry({0.0001 * (i + 1) + n_workers:.5f}) q[1];\nmeasure q -> c;\n")
-            r = client.post("/api/estimates/", {"qasm": qasm, "backend": backends[i % len(backends)].name},
-                            format="json")
-            assert r.status_code == 202, r.content[:300]
-            jobs.append(r.json()["job"])
-        while Job.objects.filter(pk__in=jobs, status__in=["queued", "running"]).exists():
-            time.sleep(0.05)
-        seconds = time.perf_counter() - t0
-        failed = Job.objects.filter(pk__in=jobs, status="failed").count()
-        for p in procs:
-            os.killpg(p.pid, 15)
-        for p in procs:
-            p.wait(timeout=60)
+        with workers(n_workers, "est"):
+            jobs = []
+            t0 = time.perf_counter()
+            for i in range(n_requests):
+                n = 4 + i % 3
+                qasm = (f"OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{n}];\ncreg c[{n}];\nh q[0];\n"
+                        + "".join(f"cx q[0],q[{k}];\n" for k in range(1, n))
+                        + f"ry({0.0001 * (i + 1) + n_workers:.5f}) q[1];\nmeasure q -> c;\n")
+                r = client.post("/api/estimates/", {"qasm": qasm, "backend": backends[i % len(backends)].name},
+                                format="json")
+                assert r.status_code == 202, r.content[:300]
+                jobs.append(r.json()["job"])
+            while Job.objects.filter(pk__in=jobs, status__in=["queued", "running"]).exists():
+                time.sleep(0.05)
+            seconds = time.perf_counter() - t0
+            failed = Job.objects.filter(pk__in=jobs, status="failed").count()
         out.append(f"| {n_workers} | {n_requests} ({failed} failed) | {seconds:.1f} | {n_requests / seconds:.1f} |")
     return out
 
@@ -260,16 +305,18 @@ def main():
     call_command("migrate", verbosity=0)
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    only = os.environ.get("BENCH_ONLY", "")  # "estimates" re-measures the estimate tables alone
-    if only != "estimates":
-        cal_lines = bench_calibration_store()
-        (results / "calibration_store.md").write_text("\n".join(cal_lines) + "\n")
-        print("\n".join(cal_lines))
-    else:
+    # BENCH_ONLY=estimates or BENCH_ONLY=search re-measures those tables alone
+    only = os.environ.get("BENCH_ONLY", "")
+    if only:
         services.ingest_fake()
-    est_lines = bench_estimates()
-    (results / "estimates.md").write_text("\n".join(est_lines) + "\n")
-    print("\n".join(est_lines))
+    parts = [("calibration_store", bench_calibration_store), ("estimates", bench_estimates),
+             ("search_workers", search_scaling)]
+    for name, bench in parts:
+        if only and not name.startswith(only):
+            continue
+        lines = bench()
+        (results / f"{name}.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -210,6 +210,11 @@ HANAS_SEARCH_WATCHDOG_SECONDS = float(os.environ.get("HANAS_SEARCH_WATCHDOG_SECO
 # A generation still incomplete after this long has its unevaluated genomes dispatched again (lost messages).
 HANAS_SEARCH_REDISPATCH_SECONDS = float(os.environ.get("HANAS_SEARCH_REDISPATCH_SECONDS", "900"))
 
+# Torch threads per worker pool process. Parallelism comes from processes (more pool processes, more workers);
+# with several processes per machine, torch's default of one thread per core oversubscribes the cores and
+# made the default search ~20x slower with 2 workers on 2 cores.
+HANAS_WORKER_TORCH_THREADS = int(os.environ.get("HANAS_WORKER_TORCH_THREADS", "1"))
+
 # Estimates: answered synchronously while qubits x operations stays under this, else 202 + a job URL.
 HANAS_SYNC_ESTIMATE_MAX_WORK = int(os.environ.get("HANAS_SYNC_ESTIMATE_MAX_WORK", "20000"))
 # Cost trends compute up to this many missing points in the request; more go to a background job.

@@ -79,6 +79,28 @@ def test_web_process_starts_without_torch(tmp_path):
 
 
 @pytest.mark.smoke
+@pytest.mark.parametrize("setting, expected", [(None, 1), ("2", 2)])
+def test_worker_pool_processes_limit_torch_threads(tmp_path, setting, expected):
+    """A worker's main process loads every task module without torch; each pool process then sets torch's
+    thread count before torch loads (HANAS_WORKER_TORCH_THREADS, default 1), so several pool processes on one
+    machine do not oversubscribe its cores."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                        "HANAS_WORKER_TORCH_THREADS"}}
+    env.update(HANAS_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="hanas_platform.settings")
+    if setting:
+        env["HANAS_WORKER_TORCH_THREADS"] = setting
+    code = ("import json, sys, django; django.setup(); from hanas_platform.celery import app;"
+            "app.loader.import_default_modules(); loaded = 'torch' in sys.modules;"
+            "from celery.signals import worker_process_init; worker_process_init.send(sender=None);"
+            "import torch; print(json.dumps({'loaded': loaded, 'threads': torch.get_num_threads()}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"loaded": False, "threads": expected}
+
+
+@pytest.mark.smoke
 def test_deployed_settings_need_secret_key_and_honour_env(tmp_path):
     base = {"HANAS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "hanas_platform.settings",
             "DATABASE_URL": "postgres://u@127.0.0.1:1/x", "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}
