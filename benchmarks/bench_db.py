@@ -207,12 +207,12 @@ def workers(n: int, tag: str):
 
     procs = []
     for w in range(n):
-        log = open(ROOT / "benchmarks" / "results" / f".worker{w}.log", "ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "hanas_platform", "worker",
-                                       "--concurrency=1", "--pool=prefork", "-n", f"bench-{tag}{w}-{n}@%h",
-                                       "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
-                                      cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True))
+        with open(ROOT / "benchmarks" / "results" / f".worker{w}.log", "ab") as log:  # the child keeps its copy
+            procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "hanas_platform", "worker",
+                                           "--concurrency=1", "--pool=prefork", "-n", f"bench-{tag}{w}-{n}@%h",
+                                           "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
+                                          cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
     try:
         deadline = time.monotonic() + 60
         while len(app.control.ping(timeout=0.5) or []) < n:
