@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
 
 from hanas_platform.api import InputError
 
@@ -39,8 +40,6 @@ def can_cancel(run: SearchRun, user) -> bool:
 def progress(run: SearchRun, now=None) -> dict:
     """Generation k of N, candidates evaluated, and an ETA from the run's own wall-clock pace: evaluations per
     second since it started, all workers together (so adding workers shortens it), over the evaluations left."""
-    from django.utils import timezone
-
     population = int(run.config.get("population", 0))
     per_eval = run.eval_seconds_total / run.candidates_evaluated if run.candidates_evaluated else None
     remaining_generations = max(run.generations_total - run.generation, 0)
