@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "benchmarks_app",
     "search_app",
+    "profiles_app",
 ]
 
 MIDDLEWARE = [
