@@ -247,7 +247,16 @@ def latest_snapshot_ids() -> dict[int, int]:
     return {b: s for b, s in Backend.objects.annotate(latest=Subquery(newest)).values_list("pk", "latest") if s}
 
 
-def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_version: str) -> dict:
+def _with_profile(rows, engine, n_circuits) -> None:
+    """wallclock_s of each row under an execution profile, computed from its stored terms (profiles_app)."""
+    if engine is not None and rows:
+        from profiles_app.selectors import apply_to_estimates
+
+        apply_to_estimates(rows, engine, n_circuits)
+
+
+def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_version: str, engine=None,
+                        n_circuits: int = 1) -> dict:
     """Every backend's latest snapshot, ranked by the circuit's ``metric`` there (stored estimates only;
     backends without one are listed as missing)."""
     from .models import Backend, CostEstimate
@@ -257,6 +266,7 @@ def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_ve
     rows = list(CostEstimate.objects.filter(circuit=circuit, snapshot_id__in=latest.values(),
                                             options_hash=options_hash, model_version=model_version)
                 .select_related("backend", "circuit").defer(*ESTIMATE_ROW_DEFER))
+    _with_profile(rows, engine, n_circuits)
     runnable = [r for r in rows if getattr(r, metric) is not None]
     runnable.sort(key=lambda r: getattr(r, metric), reverse=LEADERBOARD_METRICS[metric])
     unrunnable = [r for r in rows if getattr(r, metric) is None]
@@ -268,7 +278,8 @@ def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_ve
             "too_small": sorted(too_small)}
 
 
-def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_version: str) -> dict:
+def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_version: str, engine=None,
+                        n_circuits: int = 1) -> dict:
     from .models import CostEstimate
 
     metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
@@ -276,6 +287,7 @@ def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_ve
     rows = list(CostEstimate.objects.filter(snapshot_id=snapshot_id, options_hash=options_hash,
                                             model_version=model_version)
                 .select_related("circuit", "backend").defer(*ESTIMATE_ROW_DEFER))
+    _with_profile(rows, engine, n_circuits)
     good = sorted((r for r in rows if getattr(r, metric) is not None), key=lambda r: getattr(r, metric),
                   reverse=LEADERBOARD_METRICS[metric])
     return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "snapshot_id": snapshot_id,

@@ -52,16 +52,17 @@ def team_default_for(user, backend=None) -> ExecutionProfile | None:
     processor family, then the team's global default; teams in name order. None when no team marked one."""
     if user is None or not user.is_authenticated:
         return None
-    teams = list(user.groups.order_by("name").values_list("pk", flat=True))
-    if not teams:
+    rows = list(TeamDefaultProfile.objects.filter(team__user=user).select_related("profile", "team")
+                .order_by("team__name"))  # one query: the defaults of every team the user is in
+    if not rows:
         return None
+    teams = list(dict.fromkeys(r.team_id for r in rows))
     wanted = []
     if backend is not None:
         wanted.append((Scope.BACKEND, backend.name))
         if backend.processor_family:
             wanted.append((Scope.FAMILY, backend.processor_family.lower()))
     wanted.append((Scope.GLOBAL, ""))
-    rows = list(TeamDefaultProfile.objects.filter(team_id__in=teams).select_related("profile"))
     for scope, value in wanted:
         for team in teams:
             for row in rows:
@@ -82,14 +83,16 @@ def resolve(user, ref=None, backend=None, *, everyone: bool = False, field: str 
                 and row.scope_value != (backend.processor_family or "").lower()):
             notes.append(f"profile {row} is for the {row.scope_value} family, applied to {backend.name} "
                          f"({backend.processor_family or 'unknown family'})")
-    else:
-        row = team_default_for(user, backend) or builtin_default()
+    else:  # the built-in default's row holds DEFAULT_PROFILE's constants (migration 0002): no query for it
+        row = team_default_for(user, backend)
     return row, (row.engine() if row is not None else DEFAULT_PROFILE), notes
 
 
 def describe(row, engine, notes=()) -> dict:
     """What every answer says about the profile it used."""
     out = {"name": engine.name, "version": engine.version, "ref": engine.label}
+    if row is None and engine == DEFAULT_PROFILE:
+        out.update(scope=Scope.GLOBAL, scope_value="", source=engine.source, terms=["job"], builtin=True)
     if row is not None:
         out.update(id=row.pk, scope=row.scope, scope_value=row.scope_value, source=row.source,
                    terms=list(row.terms or []))
@@ -118,3 +121,67 @@ def observed_jobs(*, backend=None, since=None, until=None, owner=None) -> QueryS
     if owner is not None:
         qs = qs.filter(owner=owner)
     return qs.order_by("job_created_at", "id")
+
+
+# --- applying a profile to stored estimates at read time -------------------------------------------------
+TERM_KEYS = ("t_shot_s", "shots", "n_instructions", "n_2q", "n_meas", "depth", "num_qubits")
+
+
+def report_terms(estimate_ids) -> dict[int, dict]:
+    """estimate id -> the report keys the wall-clock model reads (without loading whole reports)."""
+    import json
+
+    from django.db.models.fields.json import KT
+
+    from benchmarks_app.models import CostEstimate
+
+    ann = {f"w_{k}": KT(f"report__{k}") for k in TERM_KEYS + ("physical_qubits",)}
+    out = {}
+    for row in CostEstimate.objects.filter(pk__in=list(estimate_ids)).annotate(**ann).values("pk", *ann):
+        terms = {k: row[f"w_{k}"] for k in TERM_KEYS}
+        for k in TERM_KEYS:
+            if terms[k] is not None:
+                terms[k] = float(terms[k]) if k == "t_shot_s" else int(float(terms[k]))
+        raw = row["w_physical_qubits"]
+        terms["physical_qubits"] = json.loads(raw) if isinstance(raw, str) else raw
+        out[row["pk"]] = terms
+    return out
+
+
+def apply_to_estimates(estimates, engine, n_circuits: int = 1) -> None:
+    """Set ``wallclock_s`` (and ``wallclock_interval_s``) of each CostEstimate instance in place from its stored
+    terms under ``engine`` (no stored column changes)."""
+    estimates = list(estimates)
+    if engine == DEFAULT_PROFILE and n_circuits == 1:  # the stored column was computed with it
+        for e in estimates:
+            e.wallclock_interval_s = None
+        return
+    terms = report_terms(e.pk for e in estimates)
+    for e in estimates:
+        t = terms.get(e.pk)
+        if t is None or t.get("t_shot_s") is None:
+            continue
+        e.wallclock_s, e.wallclock_interval_s = wallclock(engine, t, n_circuits=n_circuits)
+
+
+def apply_to_body(body: dict, report: dict, row, engine, notes=(), n_circuits: int = 1) -> dict:
+    """An estimate's JSON answer (list/detail serializer output) with wall-clock under ``engine``."""
+    value, interval = wallclock(engine, report, n_circuits=n_circuits)
+    body["wallclock_s"], body["wallclock_interval_s"], body["n_circuits"] = value, interval, n_circuits
+    body["execution_profile"] = describe(row, engine, notes)
+    if isinstance(body.get("report"), dict):
+        body["report"] = {**body["report"], "wallclock_s": value, "wallclock_interval_s": interval,
+                          "n_circuits": n_circuits, "execution_profile": engine.describe()}
+    return body
+
+
+def n_circuits_param(value, field: str = "n_circuits") -> int:
+    if value in (None, ""):
+        return 1
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{field} must be a positive integer, got {value!r}", field=field) from None
+    if not 1 <= n <= 1_000_000:
+        raise InputError(f"{field} must be in [1, 1000000], got {n}", field=field)
+    return n

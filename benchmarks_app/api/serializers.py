@@ -87,6 +87,12 @@ class EstimateRequestSerializer(serializers.Serializer):
     shots = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
     optimization_level = serializers.IntegerField(required=False, min_value=0, max_value=3)
     seed = serializers.IntegerField(required=False, min_value=0)
+    # not cost options: how the stored estimate's wall-clock is read (profiles_app, computed at read time)
+    profile = serializers.CharField(required=False, allow_blank=True, max_length=120,
+                                    help_text="execution profile NAME or NAME@vN (default: your team's default "
+                                              "for the backend, else ibm-default)")
+    n_circuits = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, default=1,
+                                          help_text="circuit executions in one job (e.g. a parameter-shift batch)")
 
 
 class CostEstimateListSerializer(serializers.ModelSerializer):

@@ -50,6 +50,10 @@ def _int_param(request, name):
         raise InputError(f"{name} must be an integer", field=name) from None
 
 
+PROFILE_PARAMS = [OpenApiParameter("profile", OpenApiTypes.STR,
+                                   description="execution profile NAME or NAME@vN for wallclock_s (default: your "
+                                               "team's default for the backend, else ibm-default)"),
+                  OpenApiParameter("n_circuits", OpenApiTypes.INT, description="circuit executions per job")]
 SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO date or date-time"),
                OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO date or date-time")]
 
@@ -290,24 +294,57 @@ class EstimateListCreate(generics.ListCreateAPIView):
             raise InputError("give a circuit id or inline qasm", field="circuit")
         options = services.cost_options({k: data[k] for k in ("shots", "optimization_level", "seed") if k in data})
         snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest")
+        prof_row, engine, prof_notes = _profile(request, data.get("profile"), snapshot.backend)
+        n_circuits = data.get("n_circuits") or 1
         if circuit.num_qubits > snapshot.backend.num_qubits:
             raise InputError(f"circuit has {circuit.num_qubits} qubits; {snapshot.backend.name} has "
                              f"{snapshot.backend.num_qubits}", field="circuit")
         if circuit.num_gates * max(circuit.num_qubits, 1) > settings.HANAS_SYNC_ESTIMATE_MAX_WORK:
             job = services.job_create(kind="estimate", owner=request.user, total=1, params={
-                "circuit": circuit.pk, "snapshot": snapshot.pk, "options": options.to_dict()})
+                "circuit": circuit.pk, "snapshot": snapshot.pk, "options": options.to_dict(),
+                "profile": prof_row.pk if prof_row else None, "n_circuits": n_circuits})
             tasks.estimate_job.delay(str(job.pk))
             url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
-            return Response({"job": str(job.pk), "status_url": url, "status": "queued"},
+            return Response({"job": str(job.pk), "status_url": url, "status": "queued",
+                             "execution_profile": profile_selectors().describe(prof_row, engine, prof_notes)},
                             status=status.HTTP_202_ACCEPTED, headers={"Location": url})
         estimate, created = services.estimate_get_or_create(circuit, snapshot, options)
-        return Response(CostEstimateSerializer(estimate, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        body = profile_selectors().apply_to_body(
+            dict(CostEstimateSerializer(estimate, context={"request": request}).data), estimate.report, prof_row,
+            engine, prof_notes, n_circuits)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class EstimateDetail(generics.RetrieveAPIView):
+    """One stored estimate; wall-clock under ?profile=NAME[@vN] (default: your team's, else ibm-default) and
+    ?n_circuits=."""
+
     queryset = CostEstimate.objects.all()
     serializer_class = CostEstimateSerializer
+
+    @extend_schema(parameters=PROFILE_PARAMS)
+    def get(self, request, *args, **kwargs):
+        est = self.get_object()
+        row, engine, notes = _profile(request, request.query_params.get("profile"), est.backend)
+        body = profile_selectors().apply_to_body(dict(self.get_serializer(est).data), est.report, row, engine, notes,
+                                                 _n_circuits(request))
+        return Response(body)
+
+
+def profile_selectors():
+    from profiles_app import selectors as profile_sel
+
+    return profile_sel
+
+
+def _profile(request, ref, backend):
+    """(row, engine profile, notes): ``ref`` if given (unknown -> 400 naming it), else the caller's team
+    default for ``backend``, else the built-in ibm-default."""
+    return profile_selectors().resolve(request.user, ref or None, backend)
+
+
+def _n_circuits(request):
+    return profile_selectors().n_circuits_param(request.query_params.get("n_circuits"))
 
 
 def _board_row(est, metric):
@@ -315,6 +352,7 @@ def _board_row(est, metric):
             "circuit": est.circuit_id, "circuit_name": est.circuit.name, "snapshot_id": est.snapshot_id,
             "snapshot_calibrated_at": est.snapshot_calibrated_at, "value": getattr(est, metric),
             "estimate": est.pk, "zero_survival": est.zero_survival, "wallclock_s": est.wallclock_s,
+            "wallclock_interval_s": getattr(est, "wallclock_interval_s", None),
             "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps}
 
 
@@ -337,21 +375,24 @@ class BackendLeaderboard(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("circuit", OpenApiTypes.INT, required=True), METRIC_PARAM,
                                OpenApiParameter("shots", OpenApiTypes.INT),
-                               OpenApiParameter("optimization_level", OpenApiTypes.INT)],
+                               OpenApiParameter("optimization_level", OpenApiTypes.INT)] + PROFILE_PARAMS,
                    responses=response_doc("BackendLeaderboard", circuit="circuit id", circuit_name="circuit name",
                                           metric="ranking metric", higher_is_better="ranking direction",
                                           options="object: the cost options", rows=ROW_DOC,
                                           not_estimated="backends with no stored estimate on their latest snapshot",
-                                          too_small="backends with fewer qubits than the circuit"))
+                                          too_small="backends with fewer qubits than the circuit",
+                                          execution_profile="object: the profile wallclock_s is computed with"))
     def get(self, request):
         if not request.query_params.get("circuit"):
             raise InputError("give ?circuit=<id>", field="circuit")
         circuit = selectors.circuit_get(request.query_params["circuit"])
         options, version = _options_from_query(request.query_params)
+        row, engine, notes = _profile(request, request.query_params.get("profile"), None)
         board = selectors.backend_leaderboard(circuit, request.query_params.get("metric"), options.options_hash(),
-                                              version)
+                                              version, engine=engine, n_circuits=_n_circuits(request))
         return Response({"circuit": circuit.pk, "circuit_name": circuit.name, "metric": board["metric"],
                          "higher_is_better": board["higher_is_better"], "options": options.to_dict(),
+                         "execution_profile": profile_selectors().describe(row, engine, notes),
                          "rows": _ranked(board["rows"], board["metric"]),
                          "not_estimated": board["not_estimated"], "too_small": board["too_small"]})
 
@@ -359,18 +400,22 @@ class BackendLeaderboard(APIView):
 class CircuitLeaderboard(APIView):
     """Which circuits are cheapest on this backend's latest snapshot."""
 
-    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM],
+    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM]
+                   + PROFILE_PARAMS,
                    responses=response_doc("CircuitLeaderboard", backend="backend name", metric="ranking metric",
                                           snapshot_id="the backend's latest snapshot",
-                                          higher_is_better="ranking direction", rows=ROW_DOC))
+                                          higher_is_better="ranking direction", rows=ROW_DOC,
+                                          execution_profile="object: the profile wallclock_s is computed with"))
     def get(self, request):
         if not request.query_params.get("backend"):
             raise InputError("give ?backend=<name>", field="backend")
         backend = selectors.backend_get(request.query_params["backend"])
         options, version = _options_from_query(request.query_params)
+        row, engine, notes = _profile(request, request.query_params.get("profile"), backend)
         board = selectors.circuit_leaderboard(backend, request.query_params.get("metric"), options.options_hash(),
-                                              version)
+                                              version, engine=engine, n_circuits=_n_circuits(request))
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
+                         "execution_profile": profile_selectors().describe(row, engine, notes),
                          "higher_is_better": board["higher_is_better"],
                          "rows": _ranked(board["rows"], board["metric"])})
 
@@ -389,7 +434,8 @@ class CostTrend(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("backend", OpenApiTypes.STR, required=True),
         OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_METRICS)),
-        OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME)],
+        OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME)]
+        + PROFILE_PARAMS,
         responses={200: COST_TREND_DOC, 202: COST_TREND_DOC})
     def get(self, request, pk):
         from .. import tasks
@@ -404,6 +450,8 @@ class CostTrend(APIView):
             raise InputError(f"unknown metric {metric!r}; allowed: {list(selectors.TREND_METRICS)}", field="metric")
         since, until = selectors.parse_when(q.get("since"), "since"), selectors.parse_when(q.get("until"), "until")
         options, version = _options_from_query(q)
+        prof_row, engine, prof_notes = _profile(request, q.get("profile"), backend)
+        n_circuits = _n_circuits(request)
         if circuit.num_qubits > backend.num_qubits:
             raise InputError(f"circuit has {circuit.num_qubits} qubits; {backend.name} has {backend.num_qubits}",
                              field="circuit")
@@ -421,8 +469,11 @@ class CostTrend(APIView):
         points, prev = [], None
         for snap in snaps:
             est = ests.get(snap.pk)
+            value = getattr(est, metric) if est else None
+            if est is not None and metric == "wallclock_s":
+                value = profile_selectors().wallclock(engine, est.report, n_circuits=n_circuits)[0]
             point = {"snapshot_id": snap.pk, "calibrated_at": snap.calibrated_at,
-                     "value": getattr(est, metric) if est else None, "estimate": est.pk if est else None,
+                     "value": value, "estimate": est.pk if est else None,
                      "zero_survival": est.zero_survival if est else None, "drivers": []}
             if est is not None and prev is not None:
                 point["drivers"] = selectors.cost_drivers(prev.report, est.report)[:5]
@@ -430,5 +481,7 @@ class CostTrend(APIView):
                 prev = est
             points.append(point)
         body = {"circuit": circuit.pk, "backend": backend.name, "metric": metric, "options": options.to_dict(),
-                "points": points, "pending": len(missing) if job_url else 0, "job_url": job_url}
+                "points": points, "pending": len(missing) if job_url else 0, "job_url": job_url,
+                "execution_profile": profile_selectors().describe(prof_row, engine, prof_notes),
+                "n_circuits": n_circuits}
         return Response(body, status=status.HTTP_202_ACCEPTED if job_url else status.HTTP_200_OK)
