@@ -45,6 +45,7 @@ class SearchConfig:
     device_profile: str = "nvidia-a100-sxm4"
     max_train_samples: int | None = None
     optimization_level: int = 1
+    execution_profile: str = ""  # wall-clock profile "name" or "name@vN" ("" = ibm-default); pinned at start
 
     LIMITS = {"population": (4, 200), "generations": (1, 100), "epochs": (1, 100), "batch_size": (1, 4096),
               "shots": (1, 1_000_000), "optimization_level": (0, 3)}
@@ -76,6 +77,8 @@ class SearchConfig:
         except ConfigError as exc:
             raise ConfigError(str(exc), field=f"space.{exc.field}" if exc.field else "space") from exc
         get_profile_spec(self.device_profile)
+        if not isinstance(self.execution_profile, str):
+            raise ConfigError("execution_profile must be a profile name or name@vN", field="execution_profile")
         return self
 
     @property
@@ -252,7 +255,7 @@ def candidate_circuit(genome, seed: int = 0):
 
 
 def evaluate_genome(genome, config: SearchConfig, calibration, dataset=None, compile_cache=None,
-                    profile=None) -> Evaluation:
+                    profile=None, execution_profile=None) -> Evaluation:
     """Train the candidate on the torch simulator and cost it (section C) on ``calibration``."""
     from .classical import get_profile
     from .hqnn import load_dataset, train
@@ -268,7 +271,7 @@ def evaluate_genome(genome, config: SearchConfig, calibration, dataset=None, com
     trained = time.perf_counter()
     options = CostOptions(shots=config.shots, optimization_level=config.optimization_level, seed=config.seed)
     report = estimate_quantum_cost(candidate_circuit(genome, config.seed), calibration, options,
-                                   cache=compile_cache).to_dict()
+                                   cache=compile_cache, profile=execution_profile).to_dict()
     cost = training_cost(genome, n_train=len(dataset.y_train), epochs=config.epochs, shots=config.shots,
                          quantum_report=report, device_profile=profile or get_profile(config.device_profile),
                          n_features=dataset.x_train.shape[1], n_classes=dataset.n_classes)

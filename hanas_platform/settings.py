@@ -220,3 +220,5 @@ HANAS_WORKER_TORCH_THREADS = int(os.environ.get("HANAS_WORKER_TORCH_THREADS", "1
 HANAS_SYNC_ESTIMATE_MAX_WORK = int(os.environ.get("HANAS_SYNC_ESTIMATE_MAX_WORK", "20000"))
 # Cost trends compute up to this many missing points in the request; more go to a background job.
 HANAS_SYNC_TREND_MAX_MISSING = int(os.environ.get("HANAS_SYNC_TREND_MAX_MISSING", "5"))
+# Profile fits over REST with more observed jobs than this answer 202 and run on a worker (profiles_app)
+HANAS_SYNC_FIT_MAX_ROWS = int(os.environ.get("HANAS_SYNC_FIT_MAX_ROWS", "200"))

@@ -251,3 +251,25 @@ def observations_from_rows(rows: list[dict], qasm_for, where: str = "log") -> li
             raise InputError(f"{here}: {exc}", field=exc.field, status_code=exc.status_code) from exc
         out.append(observation_from_row(row, text, here))
     return out
+
+
+def fit_from_params(params: dict, owner=None, job=None) -> ExecutionProfile:
+    """Fit from prepared rows (each with a stored circuit id), as the REST fit and its job store them."""
+    from django.contrib.auth.models import Group
+
+    from benchmarks_app import services as jobs
+    from benchmarks_app.models import Circuit
+
+    rows = params["rows"]
+    qasm = dict(Circuit.objects.filter(pk__in={r["circuit"] for r in rows}).values_list("pk", "qasm"))
+    obs = []
+    for i, row in enumerate(rows, 2):
+        obs.append(observation_from_row(row, qasm[row["circuit"]], f"csv line {i}"))
+        if job is not None and (i % 10 == 0 or i - 1 == len(rows)):
+            jobs.job_progress(job, current=i - 1)
+    team = Group.objects.filter(pk=params["team"]).first() if params.get("team") else None
+    return fit_and_store(obs, name=params["name"], owner=owner, team=team, visibility=params["visibility"],
+                         scope=params["scope"], scope_value=params["scope_value"],
+                         test_fraction=params["test_fraction"], seed=params["seed"], terms=params.get("terms"),
+                         provenance={"data": f"uploaded CSV, {len(rows)} rows",
+                                     "circuits": sorted(qasm)[:2000]})

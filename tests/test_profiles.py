@@ -1,0 +1,263 @@
+"""Execution profiles (issue 18): the fit (term selection, recovery, held-out errors), profiles stored as
+versioned rows with search runs' visibility, and applied at read time in estimate_cost, REST estimates,
+leaderboards and cost trends."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from cost_engine.calibration import load_fake_calibration
+from cost_engine.execution import DEFAULT_PROFILE, CircuitTerms, ExecutionProfile
+from cost_engine.execution_fit import Observation, fit_profile
+
+GHZ3 = ("OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\n"
+        "measure q -> c;\n")
+GHZ5 = GHZ3.replace("q[3]", "q[5]").replace("c[3]", "c[5]").replace("cx q[1],q[2];",
+                                                                    "cx q[1],q[2];\ncx q[2],q[3];\ncx q[3],q[4];")
+
+
+def _synthetic_log(truth: ExecutionProfile, n: int, seed: int, noise: float, vary_circuits: bool = False):
+    """Jobs with random compiled-structure terms, timed by ``truth`` plus relative Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        n_instr = int(rng.integers(20, 6000))
+        c = CircuitTerms(t_shot_s=float(rng.uniform(3e-4, 8e-4)), shots=int(rng.choice([256, 1024, 4096, 8192])),
+                         n_instructions=n_instr, n_2q=int(n_instr * rng.uniform(0.1, 0.4)),
+                         n_meas=int(rng.integers(1, 127)), depth=int(n_instr / rng.uniform(2, 30)),
+                         n_qubits=int(rng.integers(2, 127)), count=int(rng.integers(1, 40)) if vary_circuits else 1,
+                         t_eff_s=float(rng.uniform(1e-5, 1e-3)))
+        rows.append(Observation((c,), truth.predict_job([c]) * (1 + rng.normal(0, noise))))
+    return rows
+
+
+@pytest.mark.smoke
+def test_fit_recovers_a_multi_term_profile_and_drops_unsupported_terms():
+    truth = ExecutionProfile(name="truth", c_job_s=2.6, c_circuit_s=0.35, c_instruction_s=120e-6,
+                             c_measurement_s=8e-3)
+    report = fit_profile(_synthetic_log(truth, 160, seed=4, noise=0.02, vary_circuits=True), name="lab")
+    p = report["profile"]
+    assert set(report["terms"]) == {"job", "circuit", "instruction", "measurement"}
+    for field in ("c_job_s", "c_circuit_s", "c_instruction_s", "c_measurement_s"):
+        assert p[field] == pytest.approx(getattr(truth, field), rel=0.15), field
+    # terms the data does not need stay out (coefficient exactly 0), and the selection trace says why
+    for field in ("c_layer_s", "c_shot_instruction_s", "c_shot_measurement_s", "c_two_qubit_gate_s", "c_qubit_s"):
+        assert p[field] == 0.0
+    assert report["selection"][-1]["accepted"] is False
+    test = report["test"]
+    assert test["fitted"]["mae_s"] < 0.3 * test["default"]["mae_s"]
+    assert test["fitted"]["r2"] > 0.95 and test["fitted"]["mae_s"] < test["paper_t_eff_x_shots"]["mae_s"]
+    assert report["prediction_interval"]["lo_s"] < 0 < report["prediction_interval"]["hi_s"]
+    assert report["prediction_interval"]["test_coverage"] >= 0.7
+
+
+@pytest.mark.smoke
+def test_term_selection_drops_a_term_the_data_does_not_support():
+    """Timed by job + instruction only: the fit keeps those two; offered only the job term and shots x
+    measurements, it rejects the latter; with one circuit per job the per-circuit term is not identifiable."""
+    truth = ExecutionProfile(name="truth", c_job_s=3.0, c_instruction_s=300e-6)
+    rows = _synthetic_log(truth, 120, seed=9, noise=0.02)
+    report = fit_profile(rows)
+    assert report["terms"] == ["job", "instruction"]
+    assert "circuit" in report["not_identifiable"]
+    narrow = fit_profile(rows, terms=["job", "shot_measurement"])
+    assert narrow["terms"] == ["job"] and narrow["profile"]["c_shot_measurement_s"] == 0.0
+    step = narrow["selection"][-1]
+    assert step["best"] == "shot_measurement" and step["accepted"] is False
+    with pytest.raises(Exception, match="unknown term"):
+        fit_profile(rows, terms=["job", "per_banana"])
+
+
+@pytest.mark.smoke
+def test_profile_refs_and_from_dict_of_a_fit_report():
+    from cost_engine.errors import ConfigError
+    from cost_engine.execution import parse_profile_ref
+
+    assert parse_profile_ref("mylab") == ("mylab", None)
+    assert parse_profile_ref("mylab@v3") == ("mylab", 3) == parse_profile_ref("mylab@3")
+    with pytest.raises(ConfigError):
+        parse_profile_ref("mylab@latest")
+    report = fit_profile(_synthetic_log(ExecutionProfile(c_job_s=4.0), 40, seed=1, noise=0.02), name="r")
+    assert ExecutionProfile.from_dict(report).c_job_s == pytest.approx(4.0, rel=0.05)  # nested form loads
+    assert DEFAULT_PROFILE.predict(t_shot_s=1e-3, shots=1000) == pytest.approx(3.0)
+
+
+# --- stored profiles ------------------------------------------------------------------------------------
+@pytest.fixture
+def backends(db):
+    from benchmarks_app.services import ingest_calibration
+
+    out = {}
+    for name in ("sherbrooke", "torino"):
+        out[name], _ = ingest_calibration(load_fake_calibration(name))
+    return out
+
+
+def _store(name, truth, owner=None, visibility="public", team=None, **kw):
+    from profiles_app.services import profile_store
+
+    report = fit_profile(_synthetic_log(truth, 60, seed=2, noise=0.01), name=name)
+    return profile_store(report, name=name, owner=owner, visibility=visibility, team=team, **kw)
+
+
+SLOW = ExecutionProfile(name="slow", c_job_s=9.0, c_instruction_s=2e-3)
+
+
+@pytest.mark.smoke
+def test_builtin_default_is_a_row_and_versions_increment(backends):
+    from profiles_app.models import ExecutionProfile as Row
+    from profiles_app.selectors import profile_get
+
+    builtin = Row.objects.get(name="ibm-default")
+    assert builtin.is_builtin and builtin.version == 1 and builtin.visibility == "public"
+    assert builtin.engine() == DEFAULT_PROFILE
+    a = _store("lab", SLOW)
+    b = _store("lab", SLOW)
+    assert (a.version, b.version) == (1, 2)
+    assert profile_get(None, "lab") == b and profile_get(None, "lab@v1") == a
+    assert a.fit_report["test"]["fitted"]["r2"] is not None and a.provenance == {}
+    with pytest.raises(Exception, match="built-in"):
+        _store("ibm-default", SLOW)
+
+
+def test_fitted_profile_changes_wallclock_everywhere(backends, tmp_path, api_client, user):
+    from benchmarks_app.services import circuit_create, cost_options, estimate_get_or_create
+
+    slow = _store("slowlab", SLOW)
+    engine = slow.engine()
+    path = tmp_path / "ghz.qasm"
+    path.write_text(GHZ3)
+
+    # estimate_cost --profile
+    out = io.StringIO()
+    call_command("estimate_cost", str(path), "--backend", "sherbrooke", "--json", stdout=out)
+    default = json.loads(out.getvalue())
+    out = io.StringIO()
+    call_command("estimate_cost", str(path), "--backend", "sherbrooke", "--profile", "slowlab@v1",
+                 "--n-circuits", "3", "--json", stdout=out)
+    fitted = json.loads(out.getvalue())
+    assert default["execution_profile"]["ref"] == "ibm-default@v1"
+    assert fitted["execution_profile"]["ref"] == "slowlab@v1" and fitted["n_circuits"] == 3
+    expected = engine.predict_job([CircuitTerms.from_report(fitted, count=3)])
+    assert fitted["wallclock_s"] == pytest.approx(expected)
+    assert fitted["wallclock_s"] > default["wallclock_s"] + 6
+    lo, hi = fitted["wallclock_interval_s"]
+    assert lo < fitted["wallclock_s"] < hi
+    with pytest.raises(CommandError, match="unknown execution profile 'nolab'"):
+        call_command("estimate_cost", str(path), "--backend", "sherbrooke", "--profile", "nolab")
+    with pytest.raises(CommandError, match="no version 7"):
+        call_command("estimate_cost", str(path), "--backend", "sherbrooke", "--profile", "slowlab@v7")
+
+    # REST estimates: one stored estimate serves every profile
+    api_client.force_authenticate(user)
+    r1 = api_client.post("/api/estimates/", {"qasm": GHZ3, "backend": "sherbrooke"}, format="json")
+    r2 = api_client.post("/api/estimates/", {"qasm": GHZ3, "backend": "sherbrooke", "profile": "slowlab"},
+                         format="json")
+    assert r1.status_code == 201 and r2.status_code == 200, r2.json()
+    b1, b2 = r1.json(), r2.json()
+    assert b1["id"] == b2["id"]
+    assert b1["execution_profile"]["ref"] == "ibm-default@v1" and b2["execution_profile"]["ref"] == "slowlab@v1"
+    assert b2["wallclock_s"] == pytest.approx(engine.predict_report(b2["report"]))
+    assert b2["report"]["wallclock_s"] == b2["wallclock_s"] and b2["wallclock_s"] > b1["wallclock_s"] + 6
+    detail = api_client.get(f"/api/estimates/{b1['id']}/?profile=slowlab&n_circuits=2").json()
+    assert detail["wallclock_s"] == pytest.approx(engine.predict_report(detail["report"], n_circuits=2))
+    bad = api_client.post("/api/estimates/", {"qasm": GHZ3, "backend": "sherbrooke", "profile": "nolab"},
+                          format="json")
+    assert bad.status_code == 400 and "nolab" in bad.json()["profile"][0]
+
+    # leaderboards: rows re-ranked by the profile's wall-clock
+    circuit, _ = circuit_create(qasm=GHZ3)
+    c5, _ = circuit_create(qasm=GHZ5)
+    for snap in backends.values():
+        for c in (circuit, c5):
+            estimate_get_or_create(c, snap, cost_options({}))
+    base = api_client.get(f"/api/leaderboards/backends/?circuit={circuit.pk}").json()
+    board = api_client.get(f"/api/leaderboards/backends/?circuit={circuit.pk}&profile=slowlab@v1").json()
+    assert base["execution_profile"]["ref"] == "ibm-default@v1" and board["execution_profile"]["ref"] == "slowlab@v1"
+    for row, brow in zip(sorted(base["rows"], key=lambda r: r["backend"]),
+                         sorted(board["rows"], key=lambda r: r["backend"])):
+        assert brow["wallclock_s"] > row["wallclock_s"] + 6 and brow["wallclock_interval_s"]
+    values = [r["value"] for r in board["rows"]]
+    assert values == sorted(values)
+    circuits = api_client.get("/api/leaderboards/circuits/?backend=sherbrooke&profile=slowlab@v1").json()
+    assert [r["value"] for r in circuits["rows"]] == sorted(r["value"] for r in circuits["rows"])
+    assert all(r["wallclock_s"] > 8.5 for r in circuits["rows"])
+    assert api_client.get("/api/leaderboards/circuits/?backend=sherbrooke&profile=nolab").status_code == 400
+    assert api_client.get(f"/api/leaderboards/backends/?circuit={circuit.pk}&profile=nolab").status_code == 400
+
+    # cost trends
+    t0 = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke").json()
+    t1 = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke&profile=slowlab@v1").json()
+    assert t1["execution_profile"]["ref"] == "slowlab@v1"
+    assert t1["points"][0]["value"] > t0["points"][0]["value"] + 6
+    bad = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke&profile=nolab@v2")
+    assert bad.status_code == 400 and "nolab" in bad.json()["profile"][0]
+
+
+def test_team_default_applies_and_profile_visibility_matches_search_runs(backends, api_client, user,
+                                                                        django_user_model):
+    """For every (owner, team, visibility) combination a profile and a search run are visible to the same users;
+    a team's default for a backend (or its family) is what its members get without naming a profile."""
+    from django.contrib.auth.models import Group
+
+    from profiles_app.selectors import visible_profiles
+    from profiles_app.services import team_default_set
+    from search_app.models import SearchRun
+    from search_app.selectors import visible_runs
+
+    team = Group.objects.create(name="qml-lab")
+    other_team = Group.objects.create(name="other-lab")
+    bob = django_user_model.objects.create_user(username="bob", password="pw-bob-12345")
+    carol = django_user_model.objects.create_user(username="carol", password="pw-carol-12345")
+    admin = django_user_model.objects.create_superuser(username="root", password="pw-root-12345")
+    user.groups.add(team)
+    bob.groups.add(team)
+    carol.groups.add(other_team)
+    from django.contrib.auth.models import AnonymousUser
+
+    combos = [(user, None, "private"), (user, team, "team"), (bob, team, "private"), (carol, other_team, "team"),
+              (carol, None, "public"), (bob, None, "private")]
+    profile_ids, run_ids = [], []
+    for i, (owner, grp, vis) in enumerate(combos):
+        profile_ids.append(_store(f"p{i}", SLOW, owner=owner, team=grp, visibility=vis).pk)
+        run_ids.append(SearchRun.objects.create(owner=owner, team=grp, visibility=vis, config={}, dataset="iris",
+                                                backend_name="ibm_sherbrooke").pk)
+    for viewer in (user, bob, carol, admin, AnonymousUser(), None):
+        seen_p = {profile_ids.index(p) for p in visible_profiles(viewer).filter(pk__in=profile_ids)
+                  .values_list("pk", flat=True)}
+        seen_r = {run_ids.index(r) for r in visible_runs(viewer).filter(pk__in=run_ids).values_list("pk", flat=True)}
+        assert seen_p == seen_r, viewer
+    # over REST: a private profile of someone else is unknown (404 on the detail, 400 as a parameter)
+    api_client.force_authenticate(carol)
+    assert api_client.get("/api/execution-profiles/p0/").status_code == 404
+    assert api_client.get("/api/execution-profiles/p3/").status_code == 200
+    listing = {p["name"] for p in api_client.get("/api/execution-profiles/").json()["results"]}
+    assert {"p3", "p4", "ibm-default"} <= listing and not listing & {"p0", "p1", "p2", "p5"}
+
+    # team default: per backend beats per family; members get it, others keep ibm-default
+    fam = backends["sherbrooke"].backend.processor_family
+    team_default_set(user=user, team=team, scope="family", scope_value=fam, profile_ref="p4")
+    team_default_set(user=user, team=team, scope="backend", scope_value="sherbrooke", profile_ref="p1")
+    with pytest.raises(Exception, match="not visible to team"):
+        team_default_set(user=user, team=team, scope="global", scope_value="", profile_ref="p0")
+    api_client.force_authenticate(bob)
+    r = api_client.post("/api/estimates/", {"qasm": GHZ3, "backend": "sherbrooke"}, format="json").json()
+    assert r["execution_profile"]["ref"] == "p1@v1" and r["wallclock_s"] > 8.5
+    api_client.force_authenticate(carol)
+    r = api_client.post("/api/estimates/", {"qasm": GHZ3, "backend": "sherbrooke"}, format="json").json()
+    assert r["execution_profile"]["ref"] == "ibm-default@v1" and r["wallclock_s"] < 8.5
+    api_client.force_authenticate(bob)
+    d = api_client.post("/api/execution-profiles/team-defaults/", {"team": "qml-lab", "scope": "backend",
+                                                                   "scope_value": "torino", "profile": "p4"},
+                        format="json")
+    assert d.status_code == 200, d.json()
+    r = api_client.post("/api/estimates/", {"qasm": GHZ3, "backend": "torino"}, format="json").json()
+    assert r["execution_profile"]["ref"] == "p4@v1"
+    api_client.force_authenticate(carol)
+    denied = api_client.post("/api/execution-profiles/team-defaults/", {"team": "qml-lab", "scope": "global",
+                                                                        "profile": "p4"}, format="json")
+    assert denied.status_code == 403
