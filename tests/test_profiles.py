@@ -3,6 +3,7 @@ versioned rows with search runs' visibility, and applied at read time in estimat
 leaderboards and cost trends."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 
@@ -261,3 +262,126 @@ def test_team_default_applies_and_profile_visibility_matches_search_runs(backend
     denied = api_client.post("/api/execution-profiles/team-defaults/", {"team": "qml-lab", "scope": "global",
                                                                         "profile": "p4"}, format="json")
     assert denied.status_code == 403
+
+
+# --- importing observed jobs from IBM (stand-in at the network edge) ----------------------------------------
+class StandInRuntimeClient:
+    """The RuntimeClient edge of qiskit-ibm-runtime: job_get / job_metadata return what the REST API returns
+    (params decoded with qiskit-ibm-runtime's own RuntimeEncoder/RuntimeDecoder round trip, as on the wire)."""
+
+    def __init__(self):
+        self.jobs, self.calls = {}, 0
+
+    def add(self, job_id, params, metrics, status="Completed", created="2026-01-05T10:00:00Z"):
+        from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
+
+        wire = json.loads(json.dumps(params, cls=RuntimeEncoder), cls=RuntimeDecoder)
+        self.jobs[job_id] = {"id": job_id, "state": {"status": status}, "created": created, "params": wire,
+                             "metrics": metrics}
+
+    def job_get(self, job_id, exclude_params=True):
+        self.calls += 1
+        data = {k: v for k, v in self.jobs[job_id].items() if k != "metrics"}
+        if exclude_params:
+            data.pop("params")
+        return data
+
+    def job_results(self, job_id):
+        self.calls += 1
+        return "Traceback (most recent call last):\n  RuntimeError: the job failed on the device"
+
+    def job_metadata(self, job_id):
+        self.calls += 1
+        return self.jobs[job_id]["metrics"]
+
+
+class StandInService:
+    """QiskitRuntimeService.jobs(...) returning real RuntimeJobV2 objects bound to the stand-in client."""
+
+    def __init__(self, client):
+        self.client, self.asked = client, []
+
+    def jobs(self, limit=10, skip=0, backend_name=None, pending=None, program_id=None, instance=None,
+             job_tags=None, session_id=None, created_after=None, created_before=None, descending=True,
+             include_mocks=False):
+        from qiskit_ibm_runtime.runtime_job_v2 import RuntimeJobV2
+
+        self.asked.append({"backend_name": backend_name, "pending": pending, "created_after": created_after,
+                           "created_before": created_before})
+        return [RuntimeJobV2(backend=None, api_client=self.client, job_id=jid, program_id=data["program"],
+                             service=self, creation_date=data["created"])
+                for jid, data in ((j, {**d, "program": d.get("program", "sampler")})
+                                  for j, d in self.client.jobs.items())][:limit]
+
+
+def _isa(n_qubits, layers, seed):
+    from qiskit import QuantumCircuit, transpile
+    from qiskit.circuit import Parameter
+    from qiskit_ibm_runtime.fake_provider import FakeSherbrooke
+
+    qc = QuantumCircuit(n_qubits)
+    theta = Parameter("theta")
+    for layer in range(layers):
+        for q in range(n_qubits):
+            qc.ry(theta if q == 0 else 0.3 * (q + layer + 1), q)
+        for q in range(n_qubits - 1):
+            qc.cx(q, q + 1)
+    qc.measure_all()
+    return transpile(qc, FakeSherbrooke(), optimization_level=1, seed_transpiler=seed)
+
+
+def test_import_ibm_jobs_is_idempotent_and_feeds_a_fit(backends, tmp_path):
+    from qiskit.primitives.containers.sampler_pub import SamplerPub
+
+    from profiles_app.models import ObservedJob
+    from profiles_app.services import import_ibm_jobs
+
+    client = StandInRuntimeClient()
+    rng = np.random.default_rng(3)
+    truth = ExecutionProfile(c_job_s=2.5, c_instruction_s=1.5e-3)
+    from profiles_app.services import circuit_terms
+    for i in range(14):
+        isa = _isa(int(rng.integers(2, 6)), int(rng.integers(1, 6)), seed=i)
+        shots, n_param = int(rng.choice([1000, 4000])), int(rng.integers(1, 4))
+        pub = SamplerPub.coerce((isa, rng.uniform(0, 3, size=(n_param, 1)), shots))
+        from qiskit import qasm3
+
+        terms = circuit_terms(qasm3.dumps(isa.assign_parameters([0.5])), "sherbrooke", "latest", shots, n_param)
+        seconds = truth.predict_job([terms]) * (1 + rng.normal(0, 0.01))
+        client.add(f"job-{i:02d}", {"pubs": [pub], "version": 2, "support_qiskit": True, "options": {}},
+                   {"timestamps": {"created": "2026-01-05T09:59:00Z", "running": "2026-01-05T10:00:00Z",
+                                   "finished": (dt.datetime(2026, 1, 5, 10, tzinfo=dt.timezone.utc)
+                                                + dt.timedelta(seconds=seconds)).isoformat()},
+                    "usage": {"quantum_seconds": round(seconds), "seconds": round(seconds)},
+                    "executions": shots * n_param, "num_circuits": 1})
+    client.add("job-failed", {"pubs": [SamplerPub.coerce((_isa(2, 1, 0), [[0.1]], 100))]}, {}, status="Failed")
+    client.add("job-estimator", {"pubs": []}, {"usage": {"quantum_seconds": 3}})
+    client.jobs["job-estimator"]["program"] = "estimator"
+    service = StandInService(client)
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    first = import_ibm_jobs("ibm_sherbrooke", since, None, service_factory=lambda: service)
+    assert len(first["imported"]) == 14 and ObservedJob.objects.count() == 14
+    reasons = {s["job"]: s["reason"] for s in first["skipped"]}
+    assert reasons["job-failed"] == "status ERROR" and "Estimator" in reasons["job-estimator"]
+    assert service.asked[0]["pending"] is False and service.asked[0]["created_after"] == since
+    job = ObservedJob.objects.get(job_id="job-03")
+    assert job.observed_from == "timestamps.running-finished" and job.circuits[0]["shots"] in (1000, 4000)
+    assert job.n_circuits == job.circuits[0]["count"] >= 1
+    again = import_ibm_jobs("ibm_sherbrooke", since, None, service_factory=lambda: service)
+    assert again["imported"] == [] and ObservedJob.objects.count() == 14
+    assert {s["reason"] for s in again["skipped"]} >= {"already imported"}
+
+    # the command reads the same table: fit on the imported jobs recovers the per-job term
+    out = io.StringIO()
+    call_command("fit_execution_profile", "--observed", "--backend", "ibm_sherbrooke", "--name", "imported",
+                 "--terms", "job,instruction,layer", "--json", stdout=out)
+    fitted = json.loads(out.getvalue())
+    assert fitted["n_train"] + fitted["n_test"] == 14
+    assert fitted["profile"]["c_job_s"] == pytest.approx(2.5, rel=0.25)
+    assert fitted["test"]["fitted"]["mae_s"] < fitted["test"]["default"]["mae_s"]
+
+
+def test_import_ibm_jobs_command_reports_unreachable_ibm(db, settings):
+    settings.IBM_QUANTUM_TOKEN = ""
+    with pytest.raises(CommandError, match="IBM_QUANTUM_TOKEN"):
+        call_command("import_ibm_jobs", "--backend", "ibm_sherbrooke", "--since", "2026-01-01")
