@@ -385,3 +385,127 @@ def test_import_ibm_jobs_command_reports_unreachable_ibm(db, settings):
     settings.IBM_QUANTUM_TOKEN = ""
     with pytest.raises(CommandError, match="IBM_QUANTUM_TOKEN"):
         call_command("import_ibm_jobs", "--backend", "ibm_sherbrooke", "--since", "2026-01-01")
+
+
+# --- fitting over REST --------------------------------------------------------------------------------------
+def _ghz(n, reps=1):
+    body = "".join(f"cx q[{i}],q[{i + 1}];\n" for i in range(n - 1)) * reps
+    return (f"OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{n}];\ncreg c[{n}];\nh q[0];\n{body}"
+            f"measure q -> c;\n")
+
+
+def _rest_log(truth, n_rows=16, seed=0):
+    """(rows with inline qasm / qasm_path, zip bytes with the qasm_path files) timed by ``truth`` plus 1%."""
+    import csv
+    import zipfile
+
+    from profiles_app.services import circuit_terms
+
+    rng = np.random.default_rng(seed)
+    rows, files = [], {}
+    for i in range(n_rows):
+        qasm = _ghz(int(rng.integers(2, 6)), int(rng.integers(1, 8)))
+        shots, k = int(rng.choice([500, 2000])), int(rng.integers(1, 4))
+        seconds = truth.predict_job([circuit_terms(qasm, "sherbrooke", "latest", shots, k)]) * (1 + rng.normal(0, .01))
+        row = {"backend": "ibm_sherbrooke", "shots": shots, "n_circuits": k, "observed_seconds": f"{seconds:.4f}",
+               "qasm": "", "qasm_path": ""}
+        if i % 2:
+            row["qasm"] = qasm
+        else:
+            row["qasm_path"] = f"circuits/c{i}.qasm"
+            files[row["qasm_path"]] = qasm
+        rows.append(row)
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, body in files.items():
+            z.writestr(name, body)
+    return text.getvalue(), buf.getvalue()
+
+
+def test_rest_fit_sync_and_large_fit_as_a_job(backends, api_client, user, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    truth = ExecutionProfile(c_job_s=4.0, c_circuit_s=0.5)
+    csv_text, zip_bytes = _rest_log(truth)
+    assert api_client.post("/api/execution-profiles/fit/", {"name": "x"}).status_code in (401, 403)
+    api_client.force_authenticate(user)
+
+    def upload(**extra):
+        return api_client.post("/api/execution-profiles/fit/", {
+            "name": "restlab", "file": SimpleUploadedFile("log.csv", csv_text.encode()),
+            "circuits": SimpleUploadedFile("circuits.zip", zip_bytes), **extra}, format="multipart")
+
+    r = upload(visibility="public")
+    assert r.status_code == 201, r.json()
+    body = r.json()
+    assert body["ref"] == "restlab@v1" and body["owner"] == "alice" and body["visibility"] == "public"
+    assert {"job", "circuit"} <= set(body["terms"])
+    assert body["constants"]["c_job_s"] == pytest.approx(4.0, rel=0.15)
+    assert set(body["test_errors"]) >= {"fitted", "default", "paper_t_eff_x_shots"}
+    assert api_client.get("/api/execution-profiles/restlab@v1/").json()["fit_report"]["prediction_interval"]
+
+    # bad input: nothing stored, the problem named
+    from profiles_app.models import ExecutionProfile as Row
+
+    before = Row.objects.count()
+    missing = api_client.post("/api/execution-profiles/fit/", {
+        "name": "restlab", "file": SimpleUploadedFile("log.csv", csv_text.encode())}, format="multipart")
+    assert missing.status_code == 400 and "not in the uploaded circuits zip" in missing.json()["qasm_path"][0]
+    typo = api_client.post("/api/execution-profiles/fit/", {"name": "restlab", "csv": csv_text, "seeed": 1},
+                           format="json")
+    assert typo.status_code == 400 and "seeed" in typo.json()
+    badcol = api_client.post("/api/execution-profiles/fit/", {"name": "restlab", "csv": "backend,shots\n"},
+                             format="json")
+    assert badcol.status_code == 400 and "observed_seconds" in badcol.json()["csv"][0]
+    assert Row.objects.count() == before
+
+    # a log above HANAS_SYNC_FIT_MAX_ROWS answers 202 and a job (run by the worker, or eagerly here)
+    settings.HANAS_SYNC_FIT_MAX_ROWS = 5
+    r = upload()
+    assert r.status_code == 202, r.json()
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # with a broker, the worker test below runs it
+        job = api_client.get(r.json()["status_url"]).json()
+        assert job["status"] == "succeeded", job
+        assert job["result"]["profile"] == "restlab@v2"
+        assert Row.objects.get(name="restlab", version=2).visibility == "private"
+
+
+def _wait_job(client, url, timeout=120):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(url).json()
+        if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.5)
+
+
+@pytest.mark.worker
+def test_large_rest_fit_and_profiled_async_estimate_run_on_a_real_worker(backends, api_client, user, settings,
+                                                                        celery_worker_factory):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    celery_worker_factory()
+    csv_text, zip_bytes = _rest_log(ExecutionProfile(c_job_s=6.0, c_circuit_s=0.5), seed=5)
+    settings.HANAS_SYNC_FIT_MAX_ROWS = 5
+    api_client.force_authenticate(user)
+    r = api_client.post("/api/execution-profiles/fit/", {
+        "name": "workerlab", "visibility": "public", "file": SimpleUploadedFile("log.csv", csv_text.encode()),
+        "circuits": SimpleUploadedFile("circuits.zip", zip_bytes)}, format="multipart")
+    assert r.status_code == 202, r.json()
+    job = _wait_job(api_client, r.json()["status_url"])
+    assert job["status"] == "succeeded", job["error"]
+    assert job["result"]["profile"] == "workerlab@v1" and job["progress"] == 1.0
+    settings.HANAS_SYNC_ESTIMATE_MAX_WORK = 1
+    q = api_client.post("/api/estimates/", {"qasm": GHZ5, "backend": "sherbrooke", "profile": "workerlab",
+                                            "n_circuits": 2}, format="json")
+    assert q.status_code == 202 and q.json()["execution_profile"]["ref"] == "workerlab@v1"
+    est = _wait_job(api_client, q.json()["status_url"])
+    assert est["status"] == "succeeded", est["error"]
+    assert est["result"]["execution_profile"]["ref"] == "workerlab@v1" and est["result"]["n_circuits"] == 2
+    assert est["result"]["wallclock_s"] > 6.5  # c_job 6 + 2 circuits x 0.5 s, against 2 s + shots by default
