@@ -509,3 +509,32 @@ def test_large_rest_fit_and_profiled_async_estimate_run_on_a_real_worker(backend
     assert est["status"] == "succeeded", est["error"]
     assert est["result"]["execution_profile"]["ref"] == "workerlab@v1" and est["result"]["n_circuits"] == 2
     assert est["result"]["wallclock_s"] > 6.5  # c_job 6 + 2 circuits x 0.5 s, against 2 s + shots by default
+
+
+def test_search_config_takes_an_execution_profile(backends, api_client, user):
+    """The profile is pinned to name@vN when the run is created (unknown -> 400 naming it) and the candidates'
+    quantum reports are costed with it."""
+    from cost_engine.hqnn import Genome
+    from cost_engine.search import SearchConfig, evaluate_genome
+    from profiles_app.selectors import profile_get
+    from search_app.models import SearchRun
+
+    tiny = {"dataset": "iris", "backend": "ibm_sherbrooke", "population": 4, "generations": 1, "epochs": 1,
+            "space": {"min_qubits": 2, "max_qubits": 2, "max_layers": 1}, "seed": 3, "max_train_samples": 30}
+    _store("searchlab", SLOW)
+    api_client.force_authenticate(user)
+    bad = api_client.post("/api/searches/", {"config": {**tiny, "execution_profile": "nolab"}}, format="json")
+    assert bad.status_code == 400 and "nolab" in bad.json()["config.execution_profile"][0]
+    assert SearchRun.objects.count() == 0
+    from search_app.services import search_create
+
+    run = search_create(owner=user, config={**tiny, "execution_profile": "searchlab"}, start=False)
+    assert run.config["execution_profile"] == "searchlab@v1"
+    cfg = SearchConfig.from_dict(run.config)
+    genome = Genome.from_dict({**cfg.search_space.largest_genome().to_dict()})
+    cal = backends["sherbrooke"].calibration()
+    plain = evaluate_genome(genome, cfg, cal)
+    profiled = evaluate_genome(genome, cfg, cal, execution_profile=profile_get(None, "searchlab@v1").engine())
+    assert plain.quantum["execution_profile"]["name"] == "ibm-default"
+    assert profiled.quantum["execution_profile"]["name"] == "searchlab"
+    assert profiled.quantum["wallclock_s"] > plain.quantum["wallclock_s"] + 6
