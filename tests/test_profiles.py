@@ -538,3 +538,16 @@ def test_search_config_takes_an_execution_profile(backends, api_client, user):
     assert plain.quantum["execution_profile"]["name"] == "ibm-default"
     assert profiled.quantum["execution_profile"]["name"] == "searchlab"
     assert profiled.quantum["wallclock_s"] > plain.quantum["wallclock_s"] + 6
+
+
+def test_estimate_list_names_and_applies_the_profile(backends, api_client, user):
+    from benchmarks_app.services import circuit_create, cost_options, estimate_get_or_create
+
+    _store("listlab", SLOW)
+    circuit, _ = circuit_create(qasm=GHZ3)
+    estimate_get_or_create(circuit, backends["sherbrooke"], cost_options({}))
+    base = api_client.get(f"/api/estimates/?circuit={circuit.pk}").json()
+    prof = api_client.get(f"/api/estimates/?circuit={circuit.pk}&profile=listlab&n_circuits=4").json()
+    assert base["execution_profile"]["ref"] == "ibm-default@v1" and prof["execution_profile"]["ref"] == "listlab@v1"
+    assert prof["results"][0]["wallclock_s"] > base["results"][0]["wallclock_s"] + 6
+    assert api_client.get("/api/estimates/?profile=nolab").status_code == 400

@@ -278,6 +278,21 @@ class EstimateListCreate(generics.ListCreateAPIView):
     filterset_class = EstimateFilter
     serializer_class = CostEstimateListSerializer
 
+    @extend_schema(parameters=PROFILE_PARAMS)
+    def get(self, request, *args, **kwargs):
+        """Stored estimates; wallclock_s under ?profile= (default: your team's, else ibm-default), named in
+        the answer's execution_profile."""
+        row, engine, notes = _profile(request, request.query_params.get("profile"), None)
+        n_circuits = _n_circuits(request)
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        profile_selectors().apply_to_estimates(rows, engine, n_circuits)
+        data = self.get_serializer(rows, many=True).data
+        response = self.get_paginated_response(data) if page is not None else Response({"results": data})
+        response.data["execution_profile"] = profile_selectors().describe(row, engine, notes)
+        return response
+
     @extend_schema(request=EstimateRequestSerializer,
                    responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
     def post(self, request, *args, **kwargs):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import ExecutionProfile, ObservedJob, TeamDefaultProfile
+from ..models import ExecutionProfile, ObservedJob, Scope, TeamDefaultProfile, Visibility
 
 
 class ExecutionProfileSerializer(serializers.ModelSerializer):
@@ -38,7 +38,7 @@ class TeamDefaultSerializer(serializers.ModelSerializer):
 
 class TeamDefaultRequestSerializer(serializers.Serializer):
     team = serializers.CharField(max_length=150)
-    scope = serializers.ChoiceField(choices=["global", "family", "backend"])
+    scope = serializers.ChoiceField(choices=Scope.choices)
     scope_value = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     profile = serializers.CharField(max_length=120, help_text="NAME or NAME@vN")
 
@@ -47,9 +47,9 @@ class FitRequestSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     csv = serializers.CharField(required=False, trim_whitespace=False,
                                 help_text="the observed-jobs CSV as text (or upload it as `file`)")
-    visibility = serializers.ChoiceField(choices=["private", "team", "public"], default="private")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
     team = serializers.CharField(required=False, allow_blank=True, max_length=150)
-    scope = serializers.ChoiceField(choices=["global", "family", "backend"], default="global")
+    scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.GLOBAL)
     scope_value = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     test_fraction = serializers.FloatField(required=False, default=0.3, min_value=0.1, max_value=0.9)
     seed = serializers.IntegerField(required=False, default=0, min_value=0)
