@@ -74,6 +74,23 @@ def test_term_selection_drops_a_term_the_data_does_not_support():
 
 
 @pytest.mark.smoke
+def test_outlying_jobs_switch_the_fit_to_least_absolute_deviations():
+    """8% of jobs held 10-30 s longer (a calibration, a slow upload): least squares would drag c_job up and drop
+    the instruction term; cross-validation picks least absolute deviations, which recovers both."""
+    truth = ExecutionProfile(name="truth", c_job_s=3.1, c_instruction_s=400e-6)
+    rows = _synthetic_log(truth, 200, seed=11, noise=0.03)
+    rng = np.random.default_rng(12)
+    rows = [Observation(r.circuits, r.observed_s + (rng.uniform(10, 30) if rng.random() < 0.08 else 0.0))
+            for r in rows]
+    report = fit_profile(rows)
+    assert report["loss"] == "least_absolute" and report["terms"] == ["job", "instruction"]
+    assert report["cv_mae_by_loss_s"]["least_absolute"] < report["cv_mae_by_loss_s"]["least_squares"]
+    assert report["profile"]["c_job_s"] == pytest.approx(3.1, rel=0.05)
+    assert report["profile"]["c_instruction_s"] == pytest.approx(400e-6, rel=0.10)
+    assert report["test"]["fitted"]["median_rel_error"] < 0.05
+
+
+@pytest.mark.smoke
 def test_profile_refs_and_from_dict_of_a_fit_report():
     from cost_engine.errors import ConfigError
     from cost_engine.execution import parse_profile_ref
