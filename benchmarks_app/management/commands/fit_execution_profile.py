@@ -72,7 +72,8 @@ class Command(BaseCommand):
             return
         p = rep["profile"]
         used = ", ".join(f"{t} {p[f]:.4g} s" for t, f in _coefficient_fields() if t in rep["terms"])
-        self.stdout.write(f"profile {row}: {used or 'no overhead term'} + shots x T_shot")
+        self.stdout.write(f"profile {row}: {used or 'no overhead term'} + shots x T_shot "
+                          f"(non-negative {rep.get('loss', 'least_squares').replace('_', ' ')})")
         dropped = [s["best"] for s in rep["selection"] if s.get("accepted") is False]
         if dropped:
             self.stdout.write(f"  next best term {dropped[0]} rejected by cross-validation "
