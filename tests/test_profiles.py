@@ -351,7 +351,7 @@ def test_import_ibm_jobs_is_idempotent_and_feeds_a_fit(backends, tmp_path):
     from qiskit.primitives.containers.sampler_pub import SamplerPub
 
     from profiles_app.models import ObservedJob
-    from profiles_app.services import import_ibm_jobs
+    from profiles_app.ibm_jobs import import_ibm_jobs
 
     client = StandInRuntimeClient()
     rng = np.random.default_rng(3)

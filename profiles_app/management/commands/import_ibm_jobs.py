@@ -28,7 +28,7 @@ class Command(BaseCommand):
 
         from benchmarks_app import services as bench_services
         from benchmarks_app.selectors import parse_when
-        from profiles_app import services
+        from profiles_app import ibm_jobs
 
         user = get_user_model().objects.filter(username=owner).first() if owner else None
         if owner and user is None:
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         if limit < 1:
             raise CommandError("--limit must be >= 1")
         try:
-            result = services.import_ibm_jobs(backend, parse_when(since, "since"), parse_when(until, "until"),
+            result = ibm_jobs.import_ibm_jobs(backend, parse_when(since, "since"), parse_when(until, "until"),
                                               owner=user, limit=limit, prefer=observed_from)
         except (InputError, bench_services.IBMUnavailable) as exc:
             raise CommandError(str(exc)) from exc
