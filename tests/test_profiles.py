@@ -207,6 +207,12 @@ def test_fitted_profile_changes_wallclock_everywhere(backends, tmp_path, api_cli
     assert api_client.get("/api/leaderboards/circuits/?backend=sherbrooke&profile=nolab").status_code == 400
     assert api_client.get(f"/api/leaderboards/backends/?circuit={circuit.pk}&profile=nolab").status_code == 400
 
+    printed = io.StringIO()
+    call_command("print_leaderboards", "--circuit", circuit.name, "--profile", "slowlab@v1", stdout=printed)
+    assert "wall-clock with slowlab@v1" in printed.getvalue()
+    with pytest.raises(CommandError, match="nolab"):
+        call_command("print_leaderboards", "--profile", "nolab", stdout=io.StringIO())
+
     # cost trends
     t0 = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke").json()
     t1 = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke&profile=slowlab@v1").json()
