@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from cost_engine.calibration import load_fake_calibration  # noqa: E402
-from cost_engine.execution import DEFAULT_PROFILE, CircuitTerms, ExecutionProfile  # noqa: E402
+from cost_engine.execution import DEFAULT_PROFILE, TERMS, CircuitTerms, ExecutionProfile  # noqa: E402
 from cost_engine.execution_fit import Observation, fit_profile, metrics  # noqa: E402
 from cost_engine.quantum import CompileCache, CostOptions, estimate_quantum_cost  # noqa: E402
 from cost_engine.reference_circuits import reference_suite  # noqa: E402
@@ -68,10 +68,7 @@ def main() -> None:
             metrics([HIDDEN.predict_job(o.circuits) * DEVICES[1][1] for o in logs[b]], obs_b),
     }
     p = report["profile"]
-    used = ", ".join(f"{t} = {p[f]:.4g} s" for t, f in (("c_job", "c_job_s"), ("c_instruction", "c_instruction_s"),
-                                                         ("c_shot_measurement", "c_shot_measurement_s"),
-                                                         ("c_layer", "c_layer_s"), ("c_measurement", "c_measurement_s"),
-                                                         ("c_two_qubit_gate", "c_two_qubit_gate_s")) if p[f])
+    used = ", ".join(f"{field} = {p[field]:.4g}" for term, (field, _) in TERMS.items() if p[field])
     lines = [
         "# Execution-profile fit across sister devices (synthetic log)", "",
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores; Python "

@@ -28,6 +28,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "two_qubit_gate": ("c_two_qubit_gate_s", "compiled two-qubit gate (per circuit)"),
     "measurement": ("c_measurement_s", "measurement (per circuit)"),
     "layer": ("c_layer_s", "layer of compiled depth (per circuit)"),
+    "two_qubit_layer": ("c_two_qubit_layer_s", "layer of compiled two-qubit depth (per circuit)"),
+    "schedule": ("k_schedule", "second of the compiled schedule T_sched, loaded once per circuit (dimensionless)"),
     "qubit": ("c_qubit_s", "physical qubit used (per circuit)"),
     "shot": ("c_shot_s", "shot, beyond T_shot"),
     "shot_instruction": ("c_shot_instruction_s", "shot x compiled instruction"),
@@ -46,6 +48,8 @@ class CircuitTerms:
     n_meas: int = 0
     depth: int = 0
     n_qubits: int = 0
+    depth_2q: int = 0
+    t_sched_s: float = 0.0
     count: int = 1
     t_eff_s: float | None = None
 
@@ -57,13 +61,15 @@ class CircuitTerms:
                    n_instructions=int(report.get("n_instructions") or 0), n_2q=int(report.get("n_2q") or 0),
                    n_meas=int(report.get("n_meas") or 0), depth=int(report.get("depth") or 0),
                    n_qubits=len(physical) if isinstance(physical, (list, tuple)) else int(report.get("num_qubits") or 0),
+                   depth_2q=int(report.get("depth_2q") or 0), t_sched_s=float(report.get("t_sched_s") or 0.0),
                    count=int(count), t_eff_s=report.get("t_eff_s"))
 
     def term_values(self) -> dict[str, float]:
         """Each term's multiplier for this circuit (times ``count``); "job" is counted once per job, not here."""
         k, s = self.count, self.shots
         return {"circuit": k, "instruction": k * self.n_instructions, "two_qubit_gate": k * self.n_2q,
-                "measurement": k * self.n_meas, "layer": k * self.depth, "qubit": k * self.n_qubits,
+                "measurement": k * self.n_meas, "layer": k * self.depth, "two_qubit_layer": k * self.depth_2q,
+                "schedule": k * self.t_sched_s, "qubit": k * self.n_qubits,
                 "shot": k * s, "shot_instruction": k * s * self.n_instructions,
                 "shot_measurement": k * s * self.n_meas}
 
@@ -90,6 +96,8 @@ class ExecutionProfile:
     c_two_qubit_gate_s: float = 0.0
     c_measurement_s: float = 0.0
     c_layer_s: float = 0.0
+    c_two_qubit_layer_s: float = 0.0
+    k_schedule: float = 0.0
     c_qubit_s: float = 0.0
     c_shot_s: float = 0.0
     c_shot_instruction_s: float = 0.0

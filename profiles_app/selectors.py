@@ -124,7 +124,7 @@ def observed_jobs(*, backend=None, since=None, until=None, owner=None) -> QueryS
 
 
 # --- applying a profile to stored estimates at read time -------------------------------------------------
-TERM_KEYS = ("t_shot_s", "shots", "n_instructions", "n_2q", "n_meas", "depth", "num_qubits")
+TERM_KEYS = ("t_shot_s", "shots", "n_instructions", "n_2q", "n_meas", "depth", "depth_2q", "t_sched_s", "num_qubits")
 
 
 def report_terms(estimate_ids) -> dict[int, dict]:
@@ -141,7 +141,7 @@ def report_terms(estimate_ids) -> dict[int, dict]:
         terms = {k: row[f"w_{k}"] for k in TERM_KEYS}
         for k in TERM_KEYS:
             if terms[k] is not None:
-                terms[k] = float(terms[k]) if k == "t_shot_s" else int(float(terms[k]))
+                terms[k] = float(terms[k]) if k in ("t_shot_s", "t_sched_s") else int(float(terms[k]))
         raw = row["w_physical_qubits"]
         terms["physical_qubits"] = json.loads(raw) if isinstance(raw, str) else raw
         out[row["pk"]] = terms

@@ -30,7 +30,9 @@ def _synthetic_log(truth: ExecutionProfile, n: int, seed: int, noise: float, var
         c = CircuitTerms(t_shot_s=float(rng.uniform(3e-4, 8e-4)), shots=int(rng.choice([256, 1024, 4096, 8192])),
                          n_instructions=n_instr, n_2q=int(n_instr * rng.uniform(0.1, 0.4)),
                          n_meas=int(rng.integers(1, 127)), depth=int(n_instr / rng.uniform(2, 30)),
-                         n_qubits=int(rng.integers(2, 127)), count=int(rng.integers(1, 40)) if vary_circuits else 1,
+                         n_qubits=int(rng.integers(2, 127)), depth_2q=int(n_instr / rng.uniform(5, 60)),
+                         t_sched_s=float(n_instr * rng.uniform(5e-8, 3e-7)),
+                         count=int(rng.integers(1, 40)) if vary_circuits else 1,
                          t_eff_s=float(rng.uniform(1e-5, 1e-3)))
         rows.append(Observation((c,), truth.predict_job([c]) * (1 + rng.normal(0, noise))))
     return rows
@@ -46,7 +48,8 @@ def test_fit_recovers_a_multi_term_profile_and_drops_unsupported_terms():
     for field in ("c_job_s", "c_circuit_s", "c_instruction_s", "c_measurement_s"):
         assert p[field] == pytest.approx(getattr(truth, field), rel=0.15), field
     # terms the data does not need stay out (coefficient exactly 0), and the selection trace says why
-    for field in ("c_layer_s", "c_shot_instruction_s", "c_shot_measurement_s", "c_two_qubit_gate_s", "c_qubit_s"):
+    for field in ("c_layer_s", "c_shot_instruction_s", "c_shot_measurement_s", "c_two_qubit_gate_s", "c_qubit_s",
+                  "c_two_qubit_layer_s", "k_schedule", "c_shot_s"):
         assert p[field] == 0.0
     assert report["selection"][-1]["accepted"] is False
     test = report["test"]
