@@ -233,9 +233,11 @@ CSV_CIRCUIT_COLUMNS = ("qasm_path", "qasm", "circuit")
 CSV_OPTIONAL = ("n_circuits", "snapshot", "job_id")
 
 
-def parse_csv_log(text: str, where: str = "log") -> list[dict]:
+def parse_csv_log(text: str, where: str = "log", strict: bool = True, ignored: list | None = None) -> list[dict]:
     """Rows of an observed-jobs CSV: backend, shots, observed_seconds, one of qasm_path / qasm (inline) /
-    circuit (stored id), and optionally n_circuits, snapshot (id or ISO date the job ran), job_id."""
+    circuit (stored id), and optionally n_circuits, snapshot (id or ISO date the job ran), job_id. Other
+    columns are an error (``strict``, the API) or left out and listed in ``ignored`` (the command line, whose
+    users' logs often carry notes)."""
     import csv
     import io
 
@@ -246,10 +248,13 @@ def parse_csv_log(text: str, where: str = "log") -> list[dict]:
         raise InputError(f"{where} needs a header with columns {list(CSV_REQUIRED)} and one of "
                          f"{list(CSV_CIRCUIT_COLUMNS)}" + (f"; missing {missing}" if missing else ""), field="csv")
     unknown = sorted(set(header) - set(CSV_REQUIRED) - set(CSV_CIRCUIT_COLUMNS) - set(CSV_OPTIONAL))
-    if unknown:
-        raise InputError(f"{where}: unknown column(s) {unknown}", field="csv")
-    rows = [{k.strip(): (v or "").strip() if isinstance(v, str) else v for k, v in r.items() if k}
-            for r in reader]
+    if unknown and strict:
+        raise InputError(f"{where}: unknown column(s) {unknown}; known: "
+                         f"{list(CSV_REQUIRED + CSV_CIRCUIT_COLUMNS + CSV_OPTIONAL)}", field="csv")
+    if ignored is not None:
+        ignored.extend(unknown)
+    rows = [{k.strip(): (v or "").strip() if isinstance(v, str) else v for k, v in r.items()
+             if k and k.strip() not in unknown} for r in reader]
     if not rows:
         raise InputError(f"{where} has no rows", field="csv")
     if len(rows) > MAX_FIT_ROWS:

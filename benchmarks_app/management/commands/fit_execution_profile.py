@@ -100,7 +100,10 @@ class Command(BaseCommand):
                 text = fh.read()
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
-        rows = services.parse_csv_log(text, where=path)
+        ignored: list = []
+        rows = services.parse_csv_log(text, where=path, strict=False, ignored=ignored)
+        if ignored:
+            self.stderr.write(f"note: {path}: column(s) {ignored} ignored")
         base = os.path.dirname(os.path.abspath(path))
 
         def qasm_for(row, line):
