@@ -73,6 +73,8 @@ class Command(BaseCommand):
             value = data[key]
             if isinstance(value, float):
                 value = f"{value:.6g}"
+            elif key == "wallclock_interval_s" and value:
+                value = f"[{value[0]:.6g}, {value[1]:.6g}]"
             elif isinstance(value, list) and len(value) > 12:
                 value = f"{value[:12]} ... ({len(value)})"
             self.stdout.write(f"{label:<32} {value}{' ' + unit if unit and value is not None else ''}")

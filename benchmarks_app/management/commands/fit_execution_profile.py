@@ -86,7 +86,7 @@ class Command(BaseCommand):
                            ("paper T_eff x shots", "paper_t_eff_x_shots")):
             if key in rep["test"]:
                 e = rep["test"][key]
-                r2 = f"{e['r2']:.3f}" if e.get("r2") is not None else "-"
+                r2 = f"{e['r2']:.3g}" if e.get("r2") is not None else "-"
                 self.stdout.write(f"  {label:<28} {e['mae_s']:>10.4g} {e['median_rel_error']:>18.3%} {r2:>8}")
         pi = rep["prediction_interval"]
         self.stdout.write(f"{pi['level']:.0%} prediction interval: [{pi['lo_s']:+.3g} s, {pi['hi_s']:+.3g} s] "
