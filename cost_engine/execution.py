@@ -64,6 +64,11 @@ class CircuitTerms:
                    depth_2q=int(report.get("depth_2q") or 0), t_sched_s=float(report.get("t_sched_s") or 0.0),
                    count=int(count), t_eff_s=report.get("t_eff_s"))
 
+    def structure(self) -> tuple:
+        """What identifies the compiled circuit (not how often or with how many shots it ran)."""
+        return (self.n_instructions, self.n_2q, self.n_meas, self.depth, self.n_qubits, self.depth_2q,
+                round(self.t_sched_s, 12), round(self.t_shot_s, 12))
+
     def term_values(self) -> dict[str, float]:
         """Each term's multiplier for this circuit (times ``count``); "job" is counted once per job, not here."""
         k, s = self.count, self.shots

@@ -142,9 +142,12 @@ TERMS_LIST = list(TERMS)
 
 def fit_profile(rows: Iterable[Observation], name: str = "fitted", version: int = 1, test_fraction: float = 0.3,
                 seed: int = 0, fitted_on: str | None = None, terms: Iterable[str] | None = None,
-                min_gain: float = 0.02, folds: int = 5) -> dict[str, Any]:
-    """Fit a profile; returns the fit report (the profile itself under "profile")."""
-    from sklearn.model_selection import KFold, train_test_split
+                min_gain: float = 0.02, folds: int = 5, group_by_circuit: bool = True) -> dict[str, Any]:
+    """Fit a profile; returns the fit report (the profile itself under "profile"). With ``group_by_circuit``
+    (and at least 10 distinct circuits) the jobs of one circuit (say, at several shot counts) stay together in
+    the train/test split and in the cross-validation folds, so the errors are those of circuits the fit has
+    not seen."""
+    from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold, train_test_split
 
     rows = list(rows)
     if len(rows) < 8:
@@ -159,7 +162,13 @@ def fit_profile(rows: Iterable[Observation], name: str = "fitted", version: int 
     if bad:
         raise ConfigError(f"observed seconds must be positive (job {bad[0] + 1})", field="observed_seconds")
     idx = np.arange(len(rows))
-    train_idx, test_idx = train_test_split(idx, test_size=test_fraction, random_state=seed)
+    groups = np.asarray([hash(tuple(c.structure() for c in r.circuits)) for r in rows])
+    grouped = group_by_circuit and len(set(groups.tolist())) >= 10
+    if grouped:
+        train_idx, test_idx = next(GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+                                   .split(idx, groups=groups))
+    else:
+        train_idx, test_idx = train_test_split(idx, test_size=test_fraction, random_state=seed)
     d = _design(rows)
     Xtr, ytr = d.X[train_idx], d.y[train_idx] - d.offset[train_idx]
     # a term constant over the training jobs (other than "job") or equal to an earlier one is not identifiable
@@ -175,8 +184,14 @@ def fit_profile(rows: Iterable[Observation], name: str = "fitted", version: int 
             not_identifiable[t] = f"identical to the {twin} term in this data"
             continue
         cols.append(j)
-    n_folds = max(2, min(folds, len(train_idx) // 2))
-    split = list(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(Xtr))
+    train_groups = groups[train_idx]
+    if grouped and len(set(train_groups.tolist())) >= 4:
+        n_folds = max(2, min(folds, len(set(train_groups.tolist())) // 2))
+        split = list(GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(Xtr, groups=train_groups))
+    else:
+        grouped = False if grouped and len(set(train_groups.tolist())) < 4 else grouped
+        n_folds = max(2, min(folds, len(train_idx) // 2))
+        split = list(KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(Xtr))
     # the loss, like the terms, is chosen by cross-validated MAE on the training split: least absolute
     # deviations only when it beats least squares by the same margin a term must
     runs = {loss: select_terms(Xtr, ytr, cols, split, min_gain, loss) for loss in LOSSES}
@@ -209,7 +224,7 @@ def fit_profile(rows: Iterable[Observation], name: str = "fitted", version: int 
     return {"profile": fitted.to_dict(), "n_train": int(len(train_idx)), "n_test": int(len(test_idx)),
             "seed": seed, "test_fraction": test_fraction, "terms": [TERMS_LIST[j] for j in chosen],
             "candidate_terms": candidates, "not_identifiable": not_identifiable, "selection": trace,
-            "cv_folds": n_folds, "min_gain": min_gain, "loss": loss, "cv_mae_by_loss_s": cv_by_loss, "train": metrics(train_pred, d.y[train_idx]), "test": test,
+            "cv_folds": n_folds, "split": "grouped by circuit" if grouped else "random", "min_gain": min_gain, "loss": loss, "cv_mae_by_loss_s": cv_by_loss, "train": metrics(train_pred, d.y[train_idx]), "test": test,
             "prediction_interval": {"level": INTERVAL_LEVEL, "lo_s": lo, "hi_s": hi,
                                     "from": "out-of-fold residuals of the chosen model on the training split",
                                     "test_coverage": float(inside)}}
