@@ -1,6 +1,7 @@
 """Write operations of benchmarks_app. Views, tasks and commands call these; they own transactions."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os

@@ -31,6 +31,7 @@ from .calibration import Calibration
 
 VF2_CALL_LIMIT = 50_000  # qiskit's preset limits for optimisation levels 1 and 2 (get_vf2_limits)
 VF2_MAX_TRIALS = 2_500
+SHUFFLE_SEED = 7
 _SKIP = {"barrier", "delay"}
 
 
@@ -114,8 +115,16 @@ def _embeddings(structure: str, graph, alive, n: int, pairs: tuple) -> np.ndarra
     pattern = rx.PyGraph(multigraph=False)
     pattern.add_nodes_from(range(n))
     pattern.add_edges_from_no_data(list(pairs))
+    # VF2 visits the device in node order, so the first few thousand embeddings crowd into one corner of it;
+    # like qiskit's VF2 passes (shuffle_seed), relabel the device with a seeded permutation first so that the
+    # trials spread over the whole lattice
+    order = np.random.default_rng(SHUFFLE_SEED).permutation(graph.num_nodes())
+    shuffled = rx.PyGraph(multigraph=False)
+    shuffled.add_nodes_from(range(graph.num_nodes()))
+    inverse = np.argsort(order)
+    shuffled.add_edges_from_no_data([(int(inverse[a]), int(inverse[b])) for a, b in graph.edge_list()])
     phys, virt = [], []
-    for mapping in rx.vf2_mapping(graph, pattern, subgraph=True, induced=False, id_order=False,
+    for mapping in rx.vf2_mapping(shuffled, pattern, subgraph=True, induced=False, id_order=True,
                                   call_limit=VF2_CALL_LIMIT):
         phys.append(list(mapping.keys()))
         virt.append(list(mapping.values()))
@@ -123,7 +132,8 @@ def _embeddings(structure: str, graph, alive, n: int, pairs: tuple) -> np.ndarra
             break
     embeddings = np.zeros((len(phys), n), dtype=np.int64)
     if phys:
-        np.put_along_axis(embeddings, np.asarray(virt, dtype=np.int64), np.asarray(phys, dtype=np.int64), axis=1)
+        np.put_along_axis(embeddings, np.asarray(virt, dtype=np.int64), order[np.asarray(phys, dtype=np.int64)],
+                          axis=1)
         embeddings = embeddings[alive[embeddings].all(axis=1)]
     embeddings.setflags(write=False)
     with _LOCK:

@@ -120,14 +120,15 @@ class CompiledCircuit:
         return self.extras["circuit"]
 
 
-def _relabel_circuit(circuit, perm: dict):
-    """``circuit`` (device-wide) with physical qubit q moved to perm[q]; the other wires fill the free slots."""
+def _relabel_circuit(circuit, perm: dict, width: int | None = None):
+    """``circuit`` with its qubit q moved to perm[q] on ``width`` wires (default: its own width); the other
+    wires fill the free slots in order."""
     from qiskit import QuantumCircuit
 
-    n = circuit.num_qubits
+    n = width or circuit.num_qubits
     taken = set(perm.values())
     rest = iter(q for q in range(n) if q not in taken)
-    full = [perm[q] if q in perm else next(rest) for q in range(n)]
+    full = [perm[q] if q in perm else next(rest, None) for q in range(circuit.num_qubits)]  # None: an idle wire
     out = QuantumCircuit(n, circuit.num_clbits, name=circuit.name, global_phase=circuit.global_phase)
     qubits, clbits = out.qubits, out.clbits
     index = {q: i for i, q in enumerate(circuit.qubits)}
@@ -376,23 +377,29 @@ def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions
     row, _ = placement.best_embedding(inter, calibration, options.exclude_broken)
     perm = dict(zip(inter.used, row.tolist()))
     flipped = placement.reversed_pairs(inter, row, calibration)
-    source = base
-    if flipped:
-        # some directed two-qubit gates land reversed: qiskit's direction repair, done once per pattern of
-        # reversed gates on the structure-compiled circuit (the repair does not depend on where it sits)
-        repaired = base.extras.get(("repaired", flipped))
-        if repaired is None:
-            used, rev = inter.used, {(a, b) for _, a, b in flipped}
-            directions = [(used[b], used[a]) if (a, b) in rev else (used[a], used[b]) for _, a, b, _ in inter.two_q]
-            repaired = _digest(placement.repair_directions(base.circuit, directions, calibration.basis_gates),
-                               n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
-                               num_qubits_logical=base.num_qubits_logical, layout="structure")
-            base.extras[("repaired", flipped)] = repaired
-        source = repaired
-    keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in source.keys)
-    return dataclasses.replace(source, source=(source.circuit, perm), keys=keys,
-                               physical_qubits=tuple(sorted(perm[q] for q in source.physical_qubits)),
-                               layout="calibrated", extras={})
+    if not flipped:
+        keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in base.keys)
+        return dataclasses.replace(base, source=(base.circuit, perm), keys=keys,
+                                   physical_qubits=tuple(sorted(perm.values())), layout="calibrated", extras={})
+    # Some directed two-qubit gates land reversed: qiskit's direction repair. It is done on the circuit cut
+    # down to its used qubits (numbered 0..n-1 as in ``inter.used``), once per pattern of reversed gates: the
+    # repair depends on which gates are reversed, not on where they sit.
+    repaired = base.extras.get(("repaired", flipped))
+    if repaired is None:
+        compact = base.extras.get("compact")
+        if compact is None:
+            compact = base.extras["compact"] = _relabel_circuit(
+                base.circuit, {q: i for i, q in enumerate(inter.used)}, width=len(inter.used))
+        rev = {(a, b) for _, a, b in flipped}
+        directions = [(b, a) if (a, b) in rev else (a, b) for _, a, b, _ in inter.two_q]
+        repaired = _digest(placement.repair_directions(compact, directions, calibration.basis_gates),
+                           n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
+                           num_qubits_logical=base.num_qubits_logical, layout="calibrated")
+        base.extras[("repaired", flipped)] = repaired
+    local = row.tolist()
+    keys = tuple((name, tuple([local[q] for q in qubits])) for name, qubits in repaired.keys)
+    return dataclasses.replace(repaired, keys=keys, physical_qubits=tuple(sorted({q for _, qs in keys for q in qs})),
+                               source=(repaired.circuit, dict(enumerate(local)), calibration.num_qubits), extras={})
 
 
 _NATIVE_2Q: dict = {}
