@@ -62,19 +62,32 @@ def latest_snapshot(backend: Backend) -> CalibrationSnapshot | None:
     return backend.snapshots.order_by("-calibrated_at", "-id").first()
 
 
-def parse_when(value, field: str):
-    """An ISO date or date-time (UTC when naive), or None."""
+def parse_when(value, field: str, *, bare_date: str | None = None):
+    """An ISO date or date-time (UTC when naive), or None. A bare date means that whole day in UTC: it stands for
+    the day's first instant (00:00) when ``bare_date`` is "start", its last (23:59:59.999999) when "end". By
+    default "start" for ``since`` and "end" for everything else (``until``, ``snapshot``, ``from``/``to``: "the
+    newest snapshot at or before that day" includes the day's own snapshots). Invalid calendar dates
+    (2024-13-01) are an InputError naming ``field``, never a crash."""
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
         stamp = value
     else:
-        stamp = parse_datetime(str(value))
-        if stamp is None:
-            day = parse_date(str(value))
-            if day is None:
-                raise InputError(f"{field} must be an ISO date or date-time, got {value!r}", field=field)
-            stamp = dt.datetime.combine(day, dt.time.max if field == "until" else dt.time.min)
+        text = str(value).strip()
+        try:
+            day = parse_date(text)  # first: parse_datetime also takes a bare date (as its midnight)
+            if day is not None:
+                end = (bare_date or ("start" if field == "since" else "end")) == "end"
+                stamp = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
+            else:
+                stamp = parse_datetime(text)
+                if stamp is None:
+                    raise InputError(f"{field} must be an ISO date (YYYY-MM-DD) or date-time, got {value!r}",
+                                     field=field)
+        except ValueError as exc:  # well formed but not a calendar date/time: 2024-13-01, 2024-02-30T25:00
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"{field}: {value!r} is not a valid date: {exc}", field=field) from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.timezone.utc)
     return stamp

@@ -267,14 +267,22 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
         return Circuit.objects.get(content_hash=digest), False
 
 
+def cost_option_names() -> tuple[str, ...]:
+    """The fields of cost_engine.quantum.CostOptions: every one is accepted by the API and the commands."""
+    import dataclasses
+
+    from cost_engine.quantum import CostOptions
+
+    return tuple(f.name for f in dataclasses.fields(CostOptions))
+
+
 def cost_options(data: dict | None):
     """Validated cost options from request/command values (errors name the field)."""
     from cost_engine.errors import CostEngineError
     from cost_engine.quantum import CostOptions
 
     data = dict(data or {})
-    allowed = {"shots", "optimization_level", "seed", "t2_variant", "noise_aware_layout", "exclude_broken",
-               "rep_delay_s", "include_reset"}
+    allowed = set(cost_option_names())
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InputError(f"unknown option(s) {unknown}; allowed: {sorted(allowed)}", field=unknown[0])

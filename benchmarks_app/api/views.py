@@ -50,8 +50,9 @@ def _int_param(request, name):
         raise InputError(f"{name} must be an integer", field=name) from None
 
 
-SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO date or date-time"),
-               OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO date or date-time")]
+SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.STR, description="ISO date (from 00:00 UTC) or date-time"),
+               OpenApiParameter("until", OpenApiTypes.STR,
+                                description="ISO date (the whole day, to 23:59:59.999999 UTC) or date-time")]
 
 
 class BackendList(generics.ListAPIView):
@@ -195,16 +196,50 @@ def _default_options():
     return services.cost_options({}).options_hash(), MODEL_VERSION
 
 
-def _options_from_query(q):
-    from cost_engine.quantum import MODEL_VERSION
+def _query_value(name, raw, default):
+    """A cost option from a query string, cast like its CostOptions default (bool: true/false/1/0; a None default
+    takes a float or "null")."""
+    text = str(raw).strip()
+    if isinstance(default, bool):
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise InputError(f"{name} must be true or false", field=name)
+    if default is None and text.lower() in ("null", "none"):
+        return None
+    cast = int if isinstance(default, int) else float if isinstance(default, float) or default is None else str
+    try:
+        return cast(text)
+    except ValueError:
+        raise InputError(f"{name} must be {'an integer' if cast is int else 'a number'}", field=name) from None
 
-    opts = {}
-    for name, cast in (("shots", int), ("optimization_level", int), ("seed", int)):
-        if q.get(name) not in (None, ""):
-            try:
-                opts[name] = cast(q[name])
-            except ValueError:
-                raise InputError(f"{name} must be an integer", field=name) from None
+
+def _option_params() -> list:
+    """Query parameters documenting every CostOptions field (leaderboards and cost trends take them all)."""
+    import dataclasses
+
+    from cost_engine.quantum import CostOptions
+
+    kinds = {bool: OpenApiTypes.BOOL, int: OpenApiTypes.INT, float: OpenApiTypes.NUMBER, str: OpenApiTypes.STR}
+    return [OpenApiParameter(f.name, kinds.get(type(f.default), OpenApiTypes.NUMBER),
+                             description=f"cost option (default {f.default!r})") for f in dataclasses.fields(CostOptions)]
+
+
+def _options_from_query(q, allowed=()):
+    """The cost options of a GET query (every CostOptions field may be given) and the current model version.
+    Any other parameter than the options and ``allowed`` is a 400 naming it."""
+    import dataclasses
+
+    from cost_engine.quantum import MODEL_VERSION, CostOptions
+
+    defaults = {f.name: f.default for f in dataclasses.fields(CostOptions)}
+    unknown = sorted(set(q) - set(defaults) - set(allowed) - {"format"})
+    if unknown:
+        raise InputError(f"unknown query parameter(s) {unknown}; allowed: {sorted(set(allowed) | set(defaults))}",
+                         field=unknown[0])
+    opts = {name: _query_value(name, q[name], default) for name, default in defaults.items()
+            if q.get(name) not in (None, "")}
     return services.cost_options(opts), MODEL_VERSION
 
 
@@ -252,8 +287,8 @@ class CircuitDetail(generics.RetrieveAPIView):
 class EstimateFilter(filters.FilterSet):
     circuit = filters.NumberFilter(field_name="circuit_id")
     backend = filters.CharFilter(method="filter_backend")
-    since = filters.IsoDateTimeFilter(field_name="snapshot_calibrated_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="snapshot_calibrated_at", lookup_expr="lte")
+    since = filters.CharFilter(method="filter_since", help_text="ISO date (from 00:00 UTC) or date-time")
+    until = filters.CharFilter(method="filter_until", help_text="ISO date (the whole day, UTC) or date-time")
     snapshot = filters.NumberFilter(field_name="snapshot_id")
     zero_survival = filters.BooleanFilter()
 
@@ -263,6 +298,12 @@ class EstimateFilter(filters.FilterSet):
 
     def filter_backend(self, qs, name, value):
         return qs.filter(backend=selectors.backend_get(value))
+
+    def filter_since(self, qs, name, value):
+        return qs.filter(snapshot_calibrated_at__gte=selectors.parse_when(value, "since"))
+
+    def filter_until(self, qs, name, value):
+        return qs.filter(snapshot_calibrated_at__lte=selectors.parse_when(value, "until"))
 
 
 class EstimateListCreate(generics.ListCreateAPIView):
@@ -282,14 +323,15 @@ class EstimateListCreate(generics.ListCreateAPIView):
         ser = EstimateRequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
+        # options and snapshot are checked before an inline circuit is stored: a bad request writes nothing
+        options = services.cost_options({k: data[k] for k in services.cost_option_names() if k in data})
+        snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest")
         if data.get("circuit") is not None:
             circuit = selectors.circuit_get(data["circuit"])
         elif data.get("qasm"):
             circuit, _ = services.circuit_create(qasm=data["qasm"], name=data.get("name", ""), owner=request.user)
         else:
             raise InputError("give a circuit id or inline qasm", field="circuit")
-        options = services.cost_options({k: data[k] for k in ("shots", "optimization_level", "seed") if k in data})
-        snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest")
         if circuit.num_qubits > snapshot.backend.num_qubits:
             raise InputError(f"circuit has {circuit.num_qubits} qubits; {snapshot.backend.name} has "
                              f"{snapshot.backend.num_qubits}", field="circuit")
@@ -336,8 +378,7 @@ class BackendLeaderboard(APIView):
     """Which machine runs this circuit best now: each backend's latest snapshot, ranked."""
 
     @extend_schema(parameters=[OpenApiParameter("circuit", OpenApiTypes.INT, required=True), METRIC_PARAM,
-                               OpenApiParameter("shots", OpenApiTypes.INT),
-                               OpenApiParameter("optimization_level", OpenApiTypes.INT)],
+                               *_option_params()],
                    responses=response_doc("BackendLeaderboard", circuit="circuit id", circuit_name="circuit name",
                                           metric="ranking metric", higher_is_better="ranking direction",
                                           options="object: the cost options", rows=ROW_DOC,
@@ -347,7 +388,7 @@ class BackendLeaderboard(APIView):
         if not request.query_params.get("circuit"):
             raise InputError("give ?circuit=<id>", field="circuit")
         circuit = selectors.circuit_get(request.query_params["circuit"])
-        options, version = _options_from_query(request.query_params)
+        options, version = _options_from_query(request.query_params, ("circuit", "metric"))
         board = selectors.backend_leaderboard(circuit, request.query_params.get("metric"), options.options_hash(),
                                               version)
         return Response({"circuit": circuit.pk, "circuit_name": circuit.name, "metric": board["metric"],
@@ -359,7 +400,8 @@ class BackendLeaderboard(APIView):
 class CircuitLeaderboard(APIView):
     """Which circuits are cheapest on this backend's latest snapshot."""
 
-    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM],
+    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM,
+                               *_option_params()],
                    responses=response_doc("CircuitLeaderboard", backend="backend name", metric="ranking metric",
                                           snapshot_id="the backend's latest snapshot",
                                           higher_is_better="ranking direction", rows=ROW_DOC))
@@ -367,7 +409,7 @@ class CircuitLeaderboard(APIView):
         if not request.query_params.get("backend"):
             raise InputError("give ?backend=<name>", field="backend")
         backend = selectors.backend_get(request.query_params["backend"])
-        options, version = _options_from_query(request.query_params)
+        options, version = _options_from_query(request.query_params, ("backend", "metric"))
         board = selectors.circuit_leaderboard(backend, request.query_params.get("metric"), options.options_hash(),
                                               version)
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
@@ -389,7 +431,7 @@ class CostTrend(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("backend", OpenApiTypes.STR, required=True),
         OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_METRICS)),
-        OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME)],
+        *SINCE_UNTIL, *_option_params()],
         responses={200: COST_TREND_DOC, 202: COST_TREND_DOC})
     def get(self, request, pk):
         from .. import tasks
@@ -403,7 +445,7 @@ class CostTrend(APIView):
         if metric not in selectors.TREND_METRICS:
             raise InputError(f"unknown metric {metric!r}; allowed: {list(selectors.TREND_METRICS)}", field="metric")
         since, until = selectors.parse_when(q.get("since"), "since"), selectors.parse_when(q.get("until"), "until")
-        options, version = _options_from_query(q)
+        options, version = _options_from_query(q, ("backend", "metric", "since", "until"))
         if circuit.num_qubits > backend.num_qubits:
             raise InputError(f"circuit has {circuit.num_qubits} qubits; {backend.name} has {backend.num_qubits}",
                              field="circuit")
