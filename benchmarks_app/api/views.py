@@ -352,25 +352,10 @@ class EstimateDetail(generics.RetrieveAPIView):
     serializer_class = CostEstimateSerializer
 
 
-def _board_row(est, metric):
-    return {"rank": None, "backend": est.backend.name, "processor_family": est.backend.processor_family,
-            "circuit": est.circuit_id, "circuit_name": est.circuit.name, "snapshot_id": est.snapshot_id,
-            "snapshot_calibrated_at": est.snapshot_calibrated_at, "value": getattr(est, metric),
-            "estimate": est.pk, "zero_survival": est.zero_survival, "wallclock_s": est.wallclock_s,
-            "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps}
-
-
-def _ranked(rows, metric):
-    out = []
-    for i, est in enumerate(rows, 1):
-        row = _board_row(est, metric)
-        row["rank"] = i if row["value"] is not None else None
-        out.append(row)
-    return out
-
-
 ROW_DOC = ("list: {rank, backend, processor_family, circuit, circuit_name, snapshot_id, snapshot_calibrated_at, "
-           "value, estimate, zero_survival, wallclock_s, t_eff_s, log_esp, n_swaps}")
+           "value, estimate, zero_survival, wallclock_s, t_eff_s, log_esp, n_swaps, runnable, unrunnable_reason, "
+           "note}: ranked rows first; then runnable rows without a value; then unrunnable rows (stored refusal or "
+           "zero survival), rank and value null, with the reason")
 METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=sorted(selectors.LEADERBOARD_METRICS))
 
 
@@ -382,6 +367,8 @@ class BackendLeaderboard(APIView):
                    responses=response_doc("BackendLeaderboard", circuit="circuit id", circuit_name="circuit name",
                                           metric="ranking metric", higher_is_better="ranking direction",
                                           options="object: the cost options", rows=ROW_DOC,
+                                          unrunnable="list: {backend, reason}: backends that cannot run the "
+                                                     "circuit on their latest snapshot",
                                           not_estimated="backends with no stored estimate on their latest snapshot",
                                           too_small="backends with fewer qubits than the circuit"))
     def get(self, request):
@@ -393,7 +380,7 @@ class BackendLeaderboard(APIView):
                                               version)
         return Response({"circuit": circuit.pk, "circuit_name": circuit.name, "metric": board["metric"],
                          "higher_is_better": board["higher_is_better"], "options": options.to_dict(),
-                         "rows": _ranked(board["rows"], board["metric"]),
+                         "rows": board["rows"], "unrunnable": board["unrunnable"],
                          "not_estimated": board["not_estimated"], "too_small": board["too_small"]})
 
 
@@ -404,7 +391,8 @@ class CircuitLeaderboard(APIView):
                                *_option_params()],
                    responses=response_doc("CircuitLeaderboard", backend="backend name", metric="ranking metric",
                                           snapshot_id="the backend's latest snapshot",
-                                          higher_is_better="ranking direction", rows=ROW_DOC))
+                                          higher_is_better="ranking direction", rows=ROW_DOC,
+                                          unrunnable="list: {circuit, circuit_name, reason}"))
     def get(self, request):
         if not request.query_params.get("backend"):
             raise InputError("give ?backend=<name>", field="backend")
@@ -414,13 +402,14 @@ class CircuitLeaderboard(APIView):
                                               version)
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
                          "higher_is_better": board["higher_is_better"],
-                         "rows": _ranked(board["rows"], board["metric"])})
+                         "rows": board["rows"], "unrunnable": board["unrunnable"]})
 
 
 COST_TREND_DOC = response_doc(
     "CostTrend", circuit="circuit id", backend="backend name", metric="cost metric", options="object: the cost options",
-    points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, drivers: the calibration terms that "
-           "moved the cost most since the previous point}",
+    points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, runnable, unrunnable_reason, drivers: "
+           "the calibration terms that moved the cost most since the previous runnable point}; a snapshot where the "
+           "backend cannot run the circuit has value null, runnable false and the reason",
     pending="estimates still being computed (202)", job_url="the job computing them, or null")
 
 
@@ -449,28 +438,22 @@ class CostTrend(APIView):
         if circuit.num_qubits > backend.num_qubits:
             raise InputError(f"circuit has {circuit.num_qubits} qubits; {backend.name} has {backend.num_qubits}",
                              field="circuit")
-        snaps, ests = selectors.cost_trend_points(circuit, backend, options.options_hash(), version, since, until)
-        missing = [s for s in snaps if s.pk not in ests]
+        snaps, ests, refusals = selectors.cost_trend_points(circuit, backend, options.options_hash(), version,
+                                                            since, until)
+        missing = [s for s in snaps if s.pk not in ests and s.pk not in refusals]
         job_url = None
         if missing and len(missing) <= settings.HANAS_SYNC_TREND_MAX_MISSING:
-            for snap in missing:
-                ests[snap.pk], _ = services.estimate_get_or_create(circuit, snap, options)
+            for snap in missing:  # a refused snapshot is data (unrunnable there), not an error of this request
+                try:
+                    ests[snap.pk], _ = services.estimate_get_or_create(circuit, snap, options)
+                except services.EstimateRefused as exc:
+                    refusals[snap.pk] = exc.refusal
         elif missing:
             job = services.job_create(kind="cost-trend", owner=request.user, total=len(missing), params={
                 "circuit": circuit.pk, "snapshots": [s.pk for s in missing], "options": options.to_dict()})
             tasks.estimate_many_job.delay(str(job.pk))
             job_url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
-        points, prev = [], None
-        for snap in snaps:
-            est = ests.get(snap.pk)
-            point = {"snapshot_id": snap.pk, "calibrated_at": snap.calibrated_at,
-                     "value": getattr(est, metric) if est else None, "estimate": est.pk if est else None,
-                     "zero_survival": est.zero_survival if est else None, "drivers": []}
-            if est is not None and prev is not None:
-                point["drivers"] = selectors.cost_drivers(prev.report, est.report)[:5]
-            if est is not None:
-                prev = est
-            points.append(point)
+        points = selectors.cost_trend_rows(snaps, ests, refusals, metric)
         body = {"circuit": circuit.pk, "backend": backend.name, "metric": metric, "options": options.to_dict(),
                 "points": points, "pending": len(missing) if job_url else 0, "job_url": job_url}
         return Response(body, status=status.HTTP_202_ACCEPTED if job_url else status.HTTP_200_OK)
