@@ -142,13 +142,22 @@ class CostEstimateListSerializer(serializers.ModelSerializer):
 
     backend = serializers.CharField(source="backend.name", read_only=True)
     circuit_name = serializers.CharField(source="circuit.name", read_only=True)
+    current = serializers.SerializerMethodField(help_text="computed by the current cost-model version (only "
+                                                          "those feed leaderboards and trends)")
 
     class Meta:
         model = CostEstimate
         fields = ["id", "circuit", "circuit_name", "backend", "snapshot", "snapshot_calibrated_at", "model_version",
+                  "current",
                   "wallclock_s", "t_eff_s", "log_t_eff", "log_esp", "log_p_keep", "zero_survival", "t_sched_s",
                   "t_gate_serial_s", "t_shot_s", "shots", "shots_total", "n_1q", "n_2q", "n_meas", "n_swaps", "depth",
                   "depth_2q", "compute_seconds", "created_at"]
+
+
+    def get_current(self, est) -> bool:
+        from cost_engine.quantum import MODEL_VERSION
+
+        return est.model_version == MODEL_VERSION
 
 
 class CostEstimateSerializer(CostEstimateListSerializer):

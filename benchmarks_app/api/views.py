@@ -291,10 +291,20 @@ class EstimateFilter(filters.FilterSet):
     until = filters.CharFilter(method="filter_until", help_text="ISO date (the whole day, UTC) or date-time")
     snapshot = filters.NumberFilter(field_name="snapshot_id")
     zero_survival = filters.BooleanFilter()
+    model_version = filters.CharFilter(help_text="the cost-model version that computed the estimate")
+    current = filters.BooleanFilter(method="filter_current",
+                                    help_text="true: the current model version only; false: older versions only")
 
     class Meta:
         model = CostEstimate
-        fields = ["circuit", "snapshot", "zero_survival"]
+        fields = ["circuit", "snapshot", "zero_survival", "model_version"]
+
+    def filter_current(self, qs, name, value):
+        from cost_engine.quantum import MODEL_VERSION
+
+        if value is None:
+            return qs
+        return qs.filter(model_version=MODEL_VERSION) if value else qs.exclude(model_version=MODEL_VERSION)
 
     def filter_backend(self, qs, name, value):
         return qs.filter(backend=selectors.backend_get(value))
