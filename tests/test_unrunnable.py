@@ -47,6 +47,7 @@ def test_cost_trend_on_an_unrunnable_backend_is_200_with_the_reason(snaps, ghz3,
     assert ok["runnable"] is True and ok["value"] > 0 and ok["unrunnable_reason"] is None
 
 
+@pytest.mark.smoke
 def test_backend_leaderboard_lists_kyoto_unrunnable_after_the_ranked_backends(snaps, ghz3, api_client):
     from benchmarks_app.services import cost_options, estimates_for_snapshot
 
@@ -105,3 +106,35 @@ def test_zero_survival_never_ranks_among_runnable_backends(snaps, ghz3, api_clie
         assert last["wallclock_s"] == kyoto.wallclock_s  # the stored number is still shown, just not ranked
     point = api_client.get(f"/api/circuits/{ghz3.pk}/cost-trend/?backend=kyoto{q}").json()["points"][0]
     assert point["value"] is None and point["runnable"] is False and point["estimate"] == kyoto.pk
+
+
+@pytest.mark.worker
+def test_cost_trend_back_fill_job_on_a_real_worker_goes_on_past_refused_snapshots(transactional_db, api_client,
+                                                                                  settings, celery_worker_factory):
+    """More missing estimates than HANAS_SYNC_TREND_MAX_MISSING: a worker back-fills them; kyoto's two snapshots
+    are refused, recorded, and the job still succeeds (it used to fail on the first refusal)."""
+    import dataclasses
+    import datetime as dt
+    import time
+
+    from benchmarks_app.models import EstimateRefusal
+    from benchmarks_app.services import circuit_create, ingest_calibration
+
+    kyoto = load_fake_calibration("kyoto")
+    ingest_calibration(kyoto)
+    ingest_calibration(dataclasses.replace(kyoto, calibrated_at=kyoto.calibrated_at - dt.timedelta(days=1)))
+    circuit, _ = circuit_create(qasm=GHZ3, name="ghz3")
+    settings.HANAS_SYNC_TREND_MAX_MISSING = 0
+    celery_worker_factory()
+    first = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=kyoto")
+    assert first.status_code == 202 and first.json()["pending"] == 2
+    deadline = time.monotonic() + 120
+    while (job := api_client.get(first.json()["job_url"]).json())["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.3)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["result"]["estimates"] == [] and len(job["result"]["refused"]) == 2
+    assert EstimateRefusal.objects.filter(circuit=circuit).count() == 2
+    points = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=kyoto")
+    assert points.status_code == 200 and points.json()["pending"] == 0
+    assert [p["runnable"] for p in points.json()["points"]] == [False, False]
