@@ -3,8 +3,8 @@ older model versions under the current one. Old rows are kept, readable and labe
 leaderboards and trends read the current version only.
 
 Which options the new estimate gets: an old estimate asked with the defaults of its model version is re-asked
-with today's defaults (it answered "what does this cost by default?"); otherwise its options are kept, minus any
-option the current model no longer has. Idempotent: a (circuit, snapshot, options) already costed under the
+with today's defaults (it answered "what does this cost by default?"); otherwise its options are kept, renamed
+where the current model spells them differently (LEGACY_OPTION_RENAMES), minus any option it no longer has. Idempotent: a (circuit, snapshot, options) already costed under the
 current version is not computed again."""
 from __future__ import annotations
 
@@ -35,12 +35,26 @@ class RecostResult:
         return dict(self.__dict__)
 
 
+# Options of earlier versions that the current model spells differently: old name -> (value -> {new: value}).
+# hanas-quantum-1's noise_aware_layout=true compiled with qiskit's preset pass manager on the calibrated target
+# (today's layout="qiskit"); false compiled on the device's structure only (today's layout="structure").
+LEGACY_OPTION_RENAMES = {
+    "noise_aware_layout": lambda value: {"layout": "qiskit" if value else "structure"},
+}
+
+
 def current_options_for(stored: dict, version: str):
     """The CostOptions an old estimate is re-asked with (see the module docstring)."""
     names = set(services.cost_option_names())
     if version in LEGACY_DEFAULT_OPTIONS and stored == LEGACY_DEFAULT_OPTIONS[version]:
         return services.cost_options({})
-    return services.cost_options({k: v for k, v in (stored or {}).items() if k in names})
+    kept = {}
+    for key, value in (stored or {}).items():
+        if key in names:
+            kept[key] = value
+        elif key in LEGACY_OPTION_RENAMES:
+            kept.update({k: v for k, v in LEGACY_OPTION_RENAMES[key](value).items() if k in names})
+    return services.cost_options(kept)
 
 
 def old_rows(backend=None, circuit=None):

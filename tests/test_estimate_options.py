@@ -16,7 +16,8 @@ from cost_engine.calibration import load_fake_calibration
 GHZ3 = ("OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\n"
         "measure q -> c;\n")
 # A non-default value for options whose type alone does not give one (bools are negated, ints moved by one)
-NON_DEFAULT = {"shots": 2000, "optimization_level": 2, "seed": 11, "t2_variant": "mean", "rep_delay_s": 4e-4}
+NON_DEFAULT = {"shots": 2000, "optimization_level": 2, "seed": 11, "t2_variant": "mean", "rep_delay_s": 4e-4,
+               "layout": "structure"}
 
 
 @pytest.fixture

@@ -107,3 +107,17 @@ def test_recost_estimates_command(old_store, api_client):
     assert [(r["backend"], r["rank"]) for r in board["rows"]] == [
         (board["rows"][0]["backend"], 1), (board["rows"][1]["backend"], 2), ("ibm_kyoto", None)]
     assert board["not_estimated"] == []
+
+
+def test_hanas_quantum_1_options_map_to_the_current_model(db):
+    """v1's defaults are re-asked as today's defaults; its explicit noise_aware_layout becomes today's layout
+    (true compiled with qiskit on the calibrated target = "qiskit", false on the structure only = "structure")."""
+    from benchmarks_app.recost import LEGACY_DEFAULT_OPTIONS, current_options_for
+    from cost_engine.quantum import CostOptions
+
+    v1 = LEGACY_DEFAULT_OPTIONS["hanas-quantum-1"]
+    assert current_options_for(dict(v1), "hanas-quantum-1") == CostOptions()
+    aware = current_options_for(dict(v1, noise_aware_layout=True, shots=2000), "hanas-quantum-1")
+    assert aware == CostOptions(layout="qiskit", shots=2000)
+    plain = current_options_for(dict(v1, seed=3), "hanas-quantum-1")
+    assert plain == CostOptions(layout="structure", seed=3)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('benchmarks_app', '0003_periodic_ibm_ingest'),
+        ('benchmarks_app', '0004_snapshot_quality_flags'),
     ]
 
     operations = [
