@@ -161,3 +161,27 @@ def test_toronto_is_flagged_implausible():
     # its sibling Falcons and the other families' devices are not flagged
     for name in ("hanoi", "kolkata", "sherbrooke", "fez", "torino"):
         assert plausibility_flags(load_fake_calibration(name)) == [], name
+
+
+def test_recost_equals_fresh_estimate(eagle):
+    """A number must not depend on what the cache held: re-costing a circuit on a new snapshot (routing from
+    the cache, placement and direction repair redone) gives exactly the estimate a cold cache gives."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    drifted = dataclasses.replace(
+        eagle, calibrated_at=eagle.calibrated_at.replace(year=eagle.calibrated_at.year + 1),
+        qubits=tuple(dataclasses.replace(q, readout_error=q.readout_error and min(q.readout_error * f, 0.4))
+                     for q, f in zip(eagle.qubits, 2.0 ** rng.uniform(-1, 1, len(eagle.qubits)))),
+        gates=tuple(dataclasses.replace(g, error=min(g.error * f, 0.4)) if g.error and g.error < 1 else g
+                    for g, f in zip(eagle.gates, 2.0 ** rng.uniform(-1, 1, len(eagle.gates)))))
+    for qc in (rc.qft(6), rc.hqnn_ansatz(5)):
+        cache = CompileCache()
+        estimate_quantum_cost(qc, eagle, cache=cache)
+        warm = estimate_quantum_cost(qc, drifted, cache=cache)
+        cold = estimate_quantum_cost(qc, drifted, cache=CompileCache())
+        assert warm.compile_cached and not cold.compile_cached
+        a, b = warm.to_dict(), cold.to_dict()
+        for d in (a, b):
+            d.pop("compile_cached")
+        assert a == b
