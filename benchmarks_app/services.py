@@ -243,10 +243,13 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
     if size > settings.HANAS_MAX_CIRCUIT_BYTES:
         raise InputError(f"circuit is {size} bytes; the limit is HANAS_MAX_CIRCUIT_BYTES="
                          f"{settings.HANAS_MAX_CIRCUIT_BYTES}", field="qasm", status_code=413)
-    try:
-        qc = load_qasm(qasm)
+    try:  # limits checked on the text before the parser allocates anything (cost_engine.qasm.check_limits)
+        qc = load_qasm(qasm, max_qubits=settings.HANAS_MAX_CIRCUIT_QUBITS, max_gates=settings.HANAS_MAX_CIRCUIT_GATES,
+                       max_bytes=settings.HANAS_MAX_CIRCUIT_BYTES)
     except CostEngineError as exc:
-        raise InputError(str(exc), field="qasm") from exc
+        limit = getattr(exc, "limit", None)
+        raise InputError(str(exc), field="qasm",
+                         status_code=413 if limit == "HANAS_MAX_CIRCUIT_BYTES" else None) from exc
     if qc.num_qubits > settings.HANAS_MAX_CIRCUIT_QUBITS:
         raise InputError(f"circuit has {qc.num_qubits} qubits; the limit is HANAS_MAX_CIRCUIT_QUBITS="
                          f"{settings.HANAS_MAX_CIRCUIT_QUBITS}", field="qasm")

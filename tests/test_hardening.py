@@ -1,0 +1,113 @@
+"""Hardening (issue 17): QASM includes and limits before allocation, bad input answered 4xx (never 500), nothing
+half-written, the dashboard behind login when public reads are off, and an honest API schema."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cost_engine.errors import QasmParseError
+from cost_engine.qasm import QasmLimitError, load_qasm
+
+LIMITS = dict(max_qubits=156, max_gates=20000, max_bytes=512 * 1024)
+GHZ2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+
+# the exact attack strings of the issue, and neighbours
+INCLUDE_ATTACKS = [
+    'OPENQASM 2.0;\ninclude "/etc/passwd";\nqreg q[1];\n',
+    'OPENQASM 2.0;\ninclude "hanas_platform/settings.py";\nqreg q[1];\n',
+    'OPENQASM 2.0;\ninclude "qelib1.inc";\ninclude "../../../etc/hostname";\nqreg q[1];\n',
+    'OPENQASM 3.0;\ninclude "/etc/passwd";\nqubit[1] q;\n',
+    "OPENQASM 3.0;\ninclude 'hanas_platform/settings.py';\nqubit[1] q;\n",
+]
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("text", INCLUDE_ATTACKS)
+def test_include_outside_the_standard_library_is_refused(text):
+    with pytest.raises(QasmParseError) as err:
+        load_qasm(text)
+    msg = str(err.value)
+    assert "is not allowed" in msg and "include" in msg
+    assert "root" not in msg and "SECRET" not in msg  # nothing of the file leaks
+    # the standard library includes still work
+    assert load_qasm(GHZ2).num_qubits == 2
+    assert load_qasm('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\ncx q[0], q[1];\n').size() == 1
+
+
+@pytest.mark.smoke
+def test_qasm2_parser_never_searches_the_file_system(tmp_path, monkeypatch):
+    """Even past the pre-check, the OpenQASM 2 parser gets an empty include path: a file in the working
+    directory with an allowed-looking name is not read."""
+    from cost_engine import qasm as qasm_mod
+
+    (tmp_path / "evil.inc").write_text("gate evil a { x a; }\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(qasm_mod, "ALLOWED_INCLUDES", {"qelib1.inc", "stdgates.inc", "evil.inc"})
+    with pytest.raises(QasmParseError, match="unable to find 'evil.inc'"):
+        load_qasm('OPENQASM 2.0;\ninclude "evil.inc";\nqreg q[1];\nevil q[0];\n')
+
+
+LIMIT_ATTACKS = {
+    "qreg": ("qreg q[10000000];", "HANAS_MAX_CIRCUIT_QUBITS"),
+    "qubit3": ("OPENQASM 3.0;\nqubit[10000000] q;\n", "HANAS_MAX_CIRCUIT_QUBITS"),
+    "qubit3_expr": ("OPENQASM 3.0;\nqubit[2**30] q;\n", "register width"),
+    "hardware": ('OPENQASM 3.0;\ninclude "stdgates.inc";\nh $10000000;\n', "HANAS_MAX_CIRCUIT_QUBITS"),
+    "creg": ('OPENQASM 2.0;\nqreg q[1];\ncreg c[100000000];\n', "HANAS_MAX_CIRCUIT_GATES"),
+    "broadcast": ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[156];\n' + "h q;\n" * 20000,
+                  "HANAS_MAX_CIRCUIT_GATES"),
+    "expanding_gates": ('OPENQASM 2.0;\ninclude "qelib1.inc";\ngate g0 a { x a; }\n'
+                        + "".join(f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}\n" for i in range(1, 60))
+                        + "qreg q[1];\ng59 q[0];\n", "HANAS_MAX_CIRCUIT_GATES"),
+    "parentheses": ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\nrx(' + "(" * 5000 + "1" + ")" * 5000
+                    + ") q[0];\n", "nesting depth"),
+    "bytes": (GHZ2 + "// pad\n" * 100000, "HANAS_MAX_CIRCUIT_BYTES"),
+}
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("case", sorted(LIMIT_ATTACKS))
+def test_limits_are_enforced_before_parsing(case):
+    text, limit = LIMIT_ATTACKS[case]
+    started = time.perf_counter()
+    with pytest.raises(QasmLimitError) as err:
+        load_qasm(text, **LIMITS)
+    assert err.value.limit == limit and limit in str(err.value)
+    assert time.perf_counter() - started < 5  # generous: the point is no 9 s / 2.4 GB parse (measured < 1 s)
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("expr", ["1e308*10", "-1e308*10", "1e308*10 - 1e308*10"])
+def test_non_finite_gate_parameters_are_refused(expr):
+    with pytest.raises(QasmParseError, match="non-finite parameter"):
+        load_qasm(f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nrx({expr}) q[0];\n')
+    with pytest.raises(QasmParseError, match="non-finite parameter"):  # hidden in a gate definition
+        load_qasm('OPENQASM 2.0;\ninclude "qelib1.inc";\ngate g(t) a { rx(t*1e308) a; }\nqreg q[1];\ng(10) q[0];\n')
+
+
+@pytest.mark.smoke
+def test_reference_suite_passes_the_limits():
+    from qiskit import qasm2
+
+    from cost_engine.reference_circuits import reference_suite
+
+    for name, qc in reference_suite(sizes=(4, 16)):
+        assert load_qasm(qasm2.dumps(qc), **LIMITS).num_qubits == qc.num_qubits, name
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("case", ["include", "qreg", "hardware", "parentheses", "inf", "bytes"])
+def test_circuit_post_rejects_quickly_and_stores_nothing(case, auth_client):
+    from benchmarks_app.models import Circuit
+
+    text = {"include": INCLUDE_ATTACKS[0], "qreg": "qreg q[10000000];", "hardware": LIMIT_ATTACKS["hardware"][0],
+            "parentheses": LIMIT_ATTACKS["parentheses"][0], "bytes": LIMIT_ATTACKS["bytes"][0],
+            "inf": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nrx(1e308*10) q[0];\n'}[case]
+    started = time.perf_counter()
+    r = auth_client.post("/api/circuits/", {"qasm": text}, format="json")
+    assert time.perf_counter() - started < 5
+    assert r.status_code == (413 if case == "bytes" else 400), r.content
+    assert "qasm" in r.json()
+    if case == "include":
+        assert "/etc/passwd" in r.json()["qasm"][0] and "root" not in r.json()["qasm"][0]
+    assert not Circuit.objects.exists()
