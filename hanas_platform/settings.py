@@ -122,6 +122,9 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # --- REST API -------------------------------------------------------------------------------------
 # Reads may be public (HANAS_PUBLIC_READS=1, the default); every write needs an authenticated user.
 PUBLIC_READS = env_bool("HANAS_PUBLIC_READS", True)
+# Dashboard pages follow the same rule: anonymous visitors go to this login page when reads are not public.
+LOGIN_URL = "rest_framework:login"
+LOGIN_REDIRECT_URL = "dashboard-home"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

@@ -111,3 +111,30 @@ def test_circuit_post_rejects_quickly_and_stores_nothing(case, auth_client):
     if case == "include":
         assert "/etc/passwd" in r.json()["qasm"][0] and "root" not in r.json()["qasm"][0]
     assert not Circuit.objects.exists()
+
+
+# --- item 6: the dashboard behind login when public reads are off ---------------------------------------------
+from tests.test_dashboard_pages import PAGES, stored  # noqa: E402,F401  (fixture reused)
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db
+def test_dashboard_requires_login_when_reads_are_not_public(client, stored, user, settings):  # noqa: F811
+    settings.PUBLIC_READS = False
+    for template in PAGES:
+        path = template.format(**stored)
+        r = client.get(path)
+        assert r.status_code == 302, path
+        assert r["Location"].startswith("/api/auth/login/?next="), (path, r["Location"])
+        assert b"ghz-3" not in r.content and b"OPENQASM" not in r.content
+    login = client.get("/api/auth/login/?next=/circuits/%d/" % stored["circuit"])
+    assert login.status_code == 200
+    r = client.post("/api/auth/login/", {"username": "alice", "password": "pw-alice-123",
+                                         "next": "/circuits/%d/" % stored["circuit"]})
+    assert r.status_code == 302 and r["Location"] == "/circuits/%d/" % stored["circuit"]
+    page = client.get(r["Location"])
+    assert page.status_code == 200 and b"ghz-3" in page.content
+    # public reads on (the default): anonymous visitors see the pages as before
+    client.logout()
+    settings.PUBLIC_READS = True
+    assert client.get("/circuits/%d/" % stored["circuit"]).status_code == 200
