@@ -1,6 +1,8 @@
 """Write operations of benchmarks_app. Views, tasks and commands call these; they own transactions."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import os
@@ -265,9 +267,34 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
                 else None, "is_reference": is_reference}
     try:
         with transaction.atomic():
-            return Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
+            circuit, created = Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
     except IntegrityError:
         return Circuit.objects.get(content_hash=digest), False
+    registry = _new_circuits.get()
+    if created and registry is not None:
+        registry.append(circuit.pk)
+    return circuit, created
+
+
+_new_circuits: contextvars.ContextVar = contextvars.ContextVar("hanas_new_circuits", default=None)
+
+
+@contextlib.contextmanager
+def circuits_discarded_on_error():
+    """Circuits created inside the block are deleted again if the block fails (a request that stores a circuit
+    and then fails on the estimate leaves nothing half-written), unless an estimate already uses them."""
+    from .models import Circuit
+
+    created: list[int] = []
+    token = _new_circuits.set(created)
+    try:
+        yield
+    except BaseException:
+        if created:
+            Circuit.objects.filter(pk__in=created, estimates__isnull=True).delete()
+        raise
+    finally:
+        _new_circuits.reset(token)
 
 
 def cost_options(data: dict | None):

@@ -138,3 +138,139 @@ def test_dashboard_requires_login_when_reads_are_not_public(client, stored, user
     client.logout()
     settings.PUBLIC_READS = True
     assert client.get("/circuits/%d/" % stored["circuit"]).status_code == 200
+
+
+# --- item 7: bad input is a 4xx, never a 500, and nothing is half-written ------------------------------------
+BIG = "99999999999999999999"
+
+
+@pytest.fixture
+def lima(db):
+    from benchmarks_app.services import ingest_calibration
+    from cost_engine.calibration import load_fake_calibration
+
+    snapshot, _ = ingest_calibration(load_fake_calibration("lima"))  # a real 5-qubit snapshot
+    return snapshot
+
+
+@pytest.mark.smoke
+def test_out_of_range_integer_filters_are_400(lima, auth_client):
+    for url in (f"/api/estimates/?circuit={BIG}", f"/api/estimates/?snapshot={BIG}", f"/api/backends/?num_qubits={BIG}",
+                f"/api/backends/lima/diff/?from={lima.pk}&to={lima.pk}&top={BIG}"):
+        r = auth_client.get(url)
+        assert r.status_code == 400, (url, r.status_code)
+        assert set(r.json()) & {"circuit", "snapshot", "num_qubits", "top"}, r.json()
+    r = auth_client.get("/api/leaderboards/architectures/?budget_s=1e999")
+    assert r.status_code == 400 and "budget_s" in r.json()
+
+
+@pytest.mark.smoke
+def test_oversized_json_body_is_a_json_413_naming_the_limit(lima, auth_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = '{"backend": "lima", "qasm": "' + "x" * 20_000 + '"}'
+    r = auth_client.post("/api/estimates/", data=body, content_type="application/json")
+    assert r.status_code == 413 and r["Content-Type"].startswith("application/json")
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in r.json()["detail"]
+
+
+@pytest.mark.smoke
+def test_multipart_upload_is_capped(lima, auth_client, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from benchmarks_app.models import CalibrationSnapshot
+
+    settings.HANAS_MAX_UPLOAD_BYTES = 5_000
+    before = CalibrationSnapshot.objects.count()
+    big = SimpleUploadedFile("cal.json", b"{" + b" " * 50_000 + b"}", content_type="application/json")
+    r = auth_client.post("/api/calibrations/upload/", {"file": big}, format="multipart")
+    assert r.status_code == 413 and "HANAS_MAX_UPLOAD_BYTES" in r.json()["detail"]
+    assert CalibrationSnapshot.objects.count() == before
+
+
+@pytest.mark.smoke
+def test_failed_estimate_leaves_no_circuit(lima, auth_client):
+    from benchmarks_app.models import Circuit, CostEstimate
+
+    seven = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[7];\nh q[0];\ncx q[0],q[6];\n'
+    r = auth_client.post("/api/estimates/", {"backend": "lima", "qasm": seven}, format="json")
+    assert r.status_code == 400 and "7 qubits" in str(r.json())
+    r = auth_client.post("/api/estimates/", {"backend": "nowhere", "qasm": GHZ2}, format="json")
+    assert r.status_code == 404
+    assert not Circuit.objects.exists() and not CostEstimate.objects.exists()
+    # a stored circuit that an estimate then fails on is not deleted
+    stored = auth_client.post("/api/circuits/", {"qasm": seven}, format="json").json()["id"]
+    assert auth_client.post("/api/estimates/", {"backend": "lima", "circuit": stored}, format="json").status_code == 400
+    assert Circuit.objects.filter(pk=stored).exists()
+
+
+@pytest.mark.smoke
+def test_unmatched_api_path_is_a_json_404(client, db):
+    r = client.get("/api/no-such-thing/")
+    assert r.status_code == 404 and r.json()["detail"].startswith("no such endpoint")
+
+
+# --- item 9: the API contract -------------------------------------------------------------------------------
+@pytest.fixture
+def schema(db, client):
+    import yaml
+
+    r = client.get("/api/schema/")
+    assert r.status_code == 200
+    return yaml.safe_load(r.content)
+
+
+@pytest.mark.smoke
+def test_schema_matches_the_answers(schema):
+    comp = schema["components"]["schemas"]
+    assert comp["Circuit"]["properties"]["owner"].get("nullable") is True
+    assert comp["SearchRun"]["properties"]["team"].get("nullable") is True
+    assert "snapshot_count" in comp["BackendDetail"]["properties"]
+    pareto = schema["paths"]["/api/searches/{id}/pareto/"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert pareto["schema"]["$ref"].endswith("/ParetoFront") and comp["ParetoFront"]["type"] == "object"
+    assert "409" in schema["paths"]["/api/searches/{id}/cancel/"]["post"]["responses"]
+    assert "Error" in comp
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            for code in ("400", "401", "403", "404"):
+                assert code in op["responses"], (method, path, code)
+            if method == "post":
+                assert "413" in op["responses"], path
+    params = {p["name"] for p in schema["paths"]["/api/estimates/"]["get"]["parameters"]}
+    assert {"page_size", "ordering", "search", "backend"} <= params
+
+
+@pytest.mark.smoke
+def test_page_size_ordering_search_and_short_backend_names(lima, auth_client, settings):
+    from benchmarks_app.services import circuit_create
+    from search_app.models import SearchRun
+
+    for n in range(2, 6):
+        circuit_create(qasm=f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{n}];\nh q[0];\n', name=f"c{n}")
+    r = auth_client.get("/api/circuits/?page_size=2&ordering=-num_qubits").json()
+    assert [c["num_qubits"] for c in r["results"]] == [5, 4] and r["count"] == 4
+    settings.HANAS_MAX_PAGE_SIZE = 3
+    assert len(auth_client.get("/api/circuits/?page_size=1000").json()["results"]) == 3
+    assert [c["name"] for c in auth_client.get("/api/circuits/?search=c3").json()["results"]] == ["c3"]
+    # estimates and searches filter by short backend names as paths accept them
+    r = auth_client.post("/api/estimates/", {"backend": "lima", "qasm": GHZ2}, format="json")
+    assert r.status_code == 201
+    for name in ("lima", "ibmq_lima", "fake_lima"):
+        assert auth_client.get(f"/api/estimates/?backend={name}").json()["count"] == 1, name
+    assert auth_client.get("/api/estimates/?backend=kingston").json()["count"] == 0
+    user = __import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model().objects.get()
+    SearchRun.objects.create(owner=user, visibility="public", config={}, dataset="iris", backend_name="ibm_kingston",
+                             status="succeeded")
+    assert auth_client.get("/api/searches/?backend=kingston").json()["count"] == 1
+    assert auth_client.get("/api/searches/?search=iris&ordering=-created_at").json()["count"] == 1
+
+
+@pytest.mark.smoke
+def test_cancelling_a_finished_run_is_409(auth_client, user):
+    from search_app.models import SearchRun
+
+    done = SearchRun.objects.create(owner=user, config={}, dataset="iris", backend_name="ibm_kingston",
+                                    status="succeeded")
+    r = auth_client.post(f"/api/searches/{done.pk}/cancel/")
+    assert r.status_code == 409 and "already finished" in r.json()["detail"]
+    done.refresh_from_db()
+    assert done.status == "succeeded"

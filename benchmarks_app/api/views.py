@@ -11,13 +11,15 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cost_engine.errors import CostEngineError
-from hanas_platform.api import InputError, response_doc
+from hanas_platform.api import INT64_MAX, INT64_MIN, InputError, response_doc
+from hanas_platform.filters import IdFilter
 
 from .. import selectors, services
 from ..models import CalibrationSnapshot, Circuit, CostEstimate
@@ -45,19 +47,28 @@ def _int_param(request, name):
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise InputError(f"{name} must be an integer", field=name) from None
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InputError(f"{name} must be a 64-bit integer", field=name)
+    return number
 
 
 SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO date or date-time"),
                OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO date or date-time")]
 
 
+LIST_FILTERS = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
+
+
 class BackendList(generics.ListAPIView):
     """Backends with their latest calibration's key metrics."""
 
     serializer_class = BackendSerializer
+    filter_backends = LIST_FILTERS
+    search_fields = ["name", "processor_family"]
+    ordering_fields = ["name", "num_qubits", "processor_family", "snapshot_count"]
 
     @extend_schema(parameters=[OpenApiParameter("processor_family", OpenApiTypes.STR),
                                OpenApiParameter("num_qubits", OpenApiTypes.INT),
@@ -77,7 +88,9 @@ class BackendDetail(generics.RetrieveAPIView):
     serializer_class = BackendDetailSerializer
 
     def get_object(self):
-        return selectors.backend_get(self.kwargs["name"])
+        backend = selectors.backend_get(self.kwargs["name"])
+        backend.snapshot_count = backend.snapshots.count()  # documented on the detail as on the list
+        return backend
 
 
 class SnapshotList(generics.ListAPIView):
@@ -174,10 +187,22 @@ class CalibrationUpload(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, MultiPartParser]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: SnapshotSummarySerializer})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: SnapshotSummarySerializer,
+                                                           200: SnapshotSummarySerializer})
     def post(self, request):
+        limit = settings.HANAS_MAX_UPLOAD_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:  # refused before the body is read
+            raise InputError(f"upload is {declared} bytes; the limit is HANAS_MAX_UPLOAD_BYTES={limit}",
+                             field="file", status_code=413)
         payload = request.data
         if "file" in getattr(request, "FILES", {}):
+            if request.FILES["file"].size > limit:
+                raise InputError(f"uploaded file is {request.FILES['file'].size} bytes; the limit is "
+                                 f"HANAS_MAX_UPLOAD_BYTES={limit}", field="file", status_code=413)
             raw = request.FILES["file"].read()
             try:
                 payload = json.loads(raw)
@@ -229,6 +254,9 @@ class CircuitListCreate(generics.ListCreateAPIView):
 
     queryset = Circuit.objects.all()
     filterset_class = CircuitFilter
+    filter_backends = LIST_FILTERS
+    search_fields = ["name", "tags"]
+    ordering_fields = ["id", "name", "num_qubits", "num_gates", "created_at"]
 
     def get_serializer_class(self):
         return CircuitCreateSerializer if self.request.method == "POST" else CircuitSerializer
@@ -250,19 +278,19 @@ class CircuitDetail(generics.RetrieveAPIView):
 
 
 class EstimateFilter(filters.FilterSet):
-    circuit = filters.NumberFilter(field_name="circuit_id")
+    circuit = IdFilter(field_name="circuit_id")
     backend = filters.CharFilter(method="filter_backend")
     since = filters.IsoDateTimeFilter(field_name="snapshot_calibrated_at", lookup_expr="gte")
     until = filters.IsoDateTimeFilter(field_name="snapshot_calibrated_at", lookup_expr="lte")
-    snapshot = filters.NumberFilter(field_name="snapshot_id")
+    snapshot = IdFilter(field_name="snapshot_id")
     zero_survival = filters.BooleanFilter()
 
     class Meta:
         model = CostEstimate
         fields = ["circuit", "snapshot", "zero_survival"]
 
-    def filter_backend(self, qs, name, value):
-        return qs.filter(backend=selectors.backend_get(value))
+    def filter_backend(self, qs, name, value):  # short names (kingston) as in paths; unknown names: no rows
+        return qs.filter(backend__name__in=selectors.name_candidates(str(value)))
 
 
 class EstimateListCreate(generics.ListCreateAPIView):
@@ -273,10 +301,18 @@ class EstimateListCreate(generics.ListCreateAPIView):
                 .order_by("-snapshot_calibrated_at", "-id"))
     filterset_class = EstimateFilter
     serializer_class = CostEstimateListSerializer
+    filter_backends = LIST_FILTERS
+    search_fields = ["circuit__name", "backend__name"]
+    ordering_fields = ["id", "created_at", "snapshot_calibrated_at", "wallclock_s", "t_eff_s", "log_esp",
+                       "shots_total", "n_swaps", "depth"]
 
     @extend_schema(request=EstimateRequestSerializer,
                    responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
     def post(self, request, *args, **kwargs):
+        with services.circuits_discarded_on_error():  # a failed estimate leaves no new circuit behind
+            return self._estimate(request)
+
+    def _estimate(self, request):
         from .. import tasks
 
         ser = EstimateRequestSerializer(data=request.data)
