@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -111,3 +112,75 @@ def test_every_operation_against_the_live_server(live_server_url):
     tested = re.search(r"Tested: (\d+)", out.stdout)
     assert selected and tested and int(tested.group(1)) == int(selected.group(2)) >= 28, out.stdout[-3000:]
     assert time.monotonic() - started < 240
+
+
+def _post_large(url, token, body: bytes, content_type: str):
+    """POST a large body the server may refuse (and close) before it is all sent: the answer is read anyway."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn.putrequest("POST", parts.path)
+    for name, value in (("Authorization", f"Token {token}"), ("Content-Type", content_type),
+                        ("Content-Length", str(len(body)))):
+        conn.putheader(name, value)
+    conn.endheaders()
+    try:
+        for i in range(0, len(body), 1 << 20):
+            conn.send(body[i:i + (1 << 20)])
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    resp = conn.getresponse()
+    out = resp.status, resp.headers.get("Content-Type", ""), resp.read()
+    conn.close()
+    return out
+
+
+def _request(url, token, method="GET", body: bytes | None = None, content_type="application/json", headers=None):
+    req = urllib.request.Request(url, data=body, method=method, headers={
+        "Authorization": f"Token {token}", "Content-Type": content_type, **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Content-Type", ""), err.read()
+
+
+ATTACKS = {  # the issue's attack strings, over HTTP to the served process
+    "include /etc/passwd": ('OPENQASM 2.0;\ninclude "/etc/passwd";\nqreg q[1];\n', 400),
+    "include settings.py": ('OPENQASM 2.0;\ninclude "hanas_platform/settings.py";\nqreg q[1];\n', 400),
+    "qreg q[10000000]": ("qreg q[10000000];", 400),
+    "5000 parentheses": ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\nrx(' + "(" * 5000 + "1" + ")" * 5000
+                         + ") q[0];\n", 400),
+    "rx(1e308*10)": ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nrx(1e308*10) q[0];\n', 400),
+    "over HANAS_MAX_CIRCUIT_BYTES": ('OPENQASM 2.0;\nqreg q[1];\n' + "// pad\n" * 100_000, 413),
+}
+
+
+def test_attacks_on_the_live_server_are_refused_quickly_and_store_nothing(live_server_url):
+    import json
+
+    url, token = live_server_url
+    count = json.loads(_request(f"{url}/api/circuits/", token)[2])["count"]
+    for name, (qasm, expected) in ATTACKS.items():
+        for endpoint, body in (("circuits", {"qasm": qasm}), ("estimates", {"qasm": qasm, "backend": "lima"})):
+            started = time.perf_counter()
+            status, ctype, raw = _request(f"{url}/api/{endpoint}/", token, "POST", json.dumps(body).encode())
+            elapsed = time.perf_counter() - started
+            assert status == expected and ctype.startswith("application/json"), (name, endpoint, status, raw[:300])
+            assert "qasm" in json.loads(raw) and elapsed < 5, (name, elapsed)
+            assert b"root:" not in raw and b"SECRET_KEY" not in raw
+    assert json.loads(_request(f"{url}/api/circuits/", token)[2])["count"] == count
+    # a JSON body over DATA_UPLOAD_MAX_MEMORY_SIZE (32 MB): a JSON 413 naming the limit, not an HTML 400
+    big = b'{"backend": "lima", "qasm": "' + b"x" * (33 * 1024 * 1024) + b'"}'
+    status, ctype, raw = _post_large(f"{url}/api/estimates/", token, big, "application/json")
+    assert status == 413 and ctype.startswith("application/json") and b"DATA_UPLOAD_MAX_MEMORY_SIZE" in raw
+    # a multipart upload over HANAS_MAX_UPLOAD_BYTES (16 MB) is refused before it is read
+    boundary = "hanasboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.json\"\r\n"
+            f"Content-Type: application/json\r\n\r\n").encode() + b" " * (17 * 1024 * 1024) + \
+        f"\r\n--{boundary}--\r\n".encode()
+    status, ctype, raw = _post_large(f"{url}/api/calibrations/upload/", token, body,
+                                     f"multipart/form-data; boundary={boundary}")
+    assert status == 413 and b"HANAS_MAX_UPLOAD_BYTES" in raw
