@@ -53,6 +53,9 @@ class QasmLimitError(QasmParseError):
 # (OpenQASM 3). The OpenQASM 2 parser gets an empty include search path, so it can never open a file.
 ALLOWED_INCLUDES = {"qelib1.inc", "stdgates.inc"}
 MAX_NESTING_DEPTH = 64  # brackets of any kind; the OpenQASM 3 (ANTLR) parser took 11.9 s on 5,000 parentheses
+# Tokens in one statement: a flat 100,000-term sum took the OpenQASM 3 parser 10 s (then hit the recursion limit);
+# a barrier naming 156 qubits one by one is ~800 tokens.
+MAX_STATEMENT_TOKENS = 4096
 
 _TOKEN = re.compile(r'//[^\n]*|/\*.*?(?:\*/|\Z)|"[^"\n]*"?|\$\d+|[A-Za-z_][A-Za-z0-9_]*|\d[0-9A-Za-z_.]*|\S', re.S)
 _OPEN, _CLOSE = "([{", ")]}"
@@ -61,10 +64,14 @@ _DECL_SKIP = {"OPENQASM", "include", "gate", "opaque", "def", "defcal", "cal", "
 
 
 def _int_literal(tok: str) -> int | None:
-    try:
-        return int(tok.replace("_", ""), 0) if tok[:1].isdigit() else None
-    except ValueError:
+    if not tok[:1].isdigit():
         return None
+    for base in (0, 10):  # 0x.., 0b.., 0o.., 1_000; then decimals with leading zeros
+        try:
+            return int(tok.replace("_", ""), base)
+        except ValueError:
+            continue
+    return None
 
 
 def _tokens(text: str) -> list[str]:
@@ -132,6 +139,9 @@ def check_limits(text: str, *, max_qubits: int | None = None, max_gates: int | N
     ops, stmt = 0, []
     for t in toks + [";"]:
         if t in (";", "{", "}"):
+            if len(stmt) > MAX_STATEMENT_TOKENS:
+                raise QasmLimitError(f"a statement has {len(stmt)} tokens; the limit is the statement length "
+                                     f"{MAX_STATEMENT_TOKENS}", "statement length")
             if stmt and stmt[0] not in _DECL_SKIP:
                 start = stmt.index(")") + 1 if stmt[0] == "if" and ")" in stmt else 0
                 bare = [widths[s] for j, s in enumerate(stmt[start:], start)

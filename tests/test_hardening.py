@@ -62,6 +62,8 @@ LIMIT_ATTACKS = {
     "parentheses": ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\nrx(' + "(" * 5000 + "1" + ")" * 5000
                     + ") q[0];\n", "nesting depth"),
     "bytes": (GHZ2 + "// pad\n" * 100000, "HANAS_MAX_CIRCUIT_BYTES"),
+    "long_expression": ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\nrx(' + "+".join(["1"] * 100000)
+                        + ") q[0];\n", "statement length"),
 }
 
 
