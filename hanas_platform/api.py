@@ -177,4 +177,7 @@ def add_error_responses(result, generator, request, public):
             responses = op.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(code, {"description": ERROR_STATUSES[code], "content": ref})
+            for code, response in responses.items():  # 4xx a view declared by description only (e.g. 409)
+                if code.startswith("4") and "content" not in response:
+                    response["content"] = ref
     return result

@@ -229,7 +229,8 @@ def test_schema_matches_the_answers(schema):
     assert "snapshot_count" in comp["BackendDetail"]["properties"]
     pareto = schema["paths"]["/api/searches/{id}/pareto/"]["get"]["responses"]["200"]["content"]["application/json"]
     assert pareto["schema"]["$ref"].endswith("/ParetoFront") and comp["ParetoFront"]["type"] == "object"
-    assert "409" in schema["paths"]["/api/searches/{id}/cancel/"]["post"]["responses"]
+    conflict = schema["paths"]["/api/searches/{id}/cancel/"]["post"]["responses"]["409"]
+    assert conflict["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
     assert "Error" in comp
     for path, item in schema["paths"].items():
         for method, op in item.items():

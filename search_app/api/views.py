@@ -2,7 +2,7 @@ import math
 
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import IsAuthenticated
@@ -106,7 +106,8 @@ class ParetoView(APIView):
 class CancelView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={200: SearchRunSerializer, 409: OpenApiTypes.OBJECT},
+    @extend_schema(request=None, responses={200: SearchRunSerializer,
+                                            409: OpenApiResponse(description="the run has already finished")},
                    description="Cancel a queued or running search: 200 with the cancelled run; 409 when it has "
                                "already finished (succeeded, failed or cancelled).")
     def post(self, request, pk):
