@@ -167,37 +167,79 @@ def _standard_names() -> set[str]:
 
 def check_circuit(qc, *, max_gates: int | None = None) -> int:
     """After parsing: every gate parameter finite, and the operations after expanding user gate definitions
-    (what the compiler will unroll) within ``max_gates``. Bounded work: stops at the limit. Returns the count."""
+    (what the compiler will unroll) within ``max_gates``. Each distinct user gate (name, width, parameters) is
+    expanded once (memoised), so nested definitions that double at every level cost linear work, not 2**depth.
+    Returns the expanded count."""
     import math
 
     standard = _standard_names()
-    budget = None if max_gates is None else 4 * max_gates + 1000  # visits, including empty user gates
-    count = visits = 0
-    stack = [(inst.operation, 1) for inst in reversed(qc.data)]
-    while stack:
-        op, times = stack.pop()
-        visits += 1
-        if budget is not None and visits > budget:
-            raise QasmLimitError("gate definitions expand too deeply", "HANAS_MAX_CIRCUIT_GATES")
+    limit = math.inf if max_gates is None else max_gates
+    memo: dict = {}
+
+    def over(count):
+        return QasmLimitError(f"circuit has more than {max_gates} operations once its gate definitions are expanded "
+                              f"({count}); the limit is HANAS_MAX_CIRCUIT_GATES={max_gates}",
+                              "HANAS_MAX_CIRCUIT_GATES")
+
+    def expand(op):
+        """(memo key or None, children [(op, repetitions)] or None for an operation counted as one)."""
         for p in getattr(op, "params", ()):
             if isinstance(p, (int, float)) and not isinstance(p, bool) and not math.isfinite(p):
                 raise QasmParseError(f"gate {op.name} has a non-finite parameter ({p}); parameters must be finite")
         blocks = getattr(op, "blocks", None)
         if blocks:
-            reps = times * (len(op.params[0]) if op.name == "for_loop" and op.params
-                            and hasattr(op.params[0], "__len__") else 1)
-            stack += [(inst.operation, reps) for block in blocks for inst in reversed(block.data)]
-            continue
+            reps = (len(op.params[0]) if op.name == "for_loop" and op.params and hasattr(op.params[0], "__len__")
+                    else 1)
+            return None, [(inst.operation, reps) for block in blocks for inst in block.data]
         definition = None if op.name in standard else getattr(op, "definition", None)
         if definition is None:
-            count += times
-            if max_gates is not None and count > max_gates:
-                raise QasmLimitError(f"circuit has more than {max_gates} operations once its gate definitions are "
-                                     f"expanded; the limit is HANAS_MAX_CIRCUIT_GATES={max_gates}",
-                                     "HANAS_MAX_CIRCUIT_GATES")
+            return None, None
+        key = (op.name, op.num_qubits, op.num_clbits, tuple(repr(p) for p in op.params))
+        return key, [(inst.operation, 1) for inst in definition.data]
+
+    # iterative post-order walk: frames are [memo key, children, next child index, total, repetitions]
+    stack = [[None, [(inst.operation, 1) for inst in qc.data], 0, 0, 1]]
+    # visits are bounded too: distinct parameters defeat the memo, and empty gates add nothing to the totals
+    budget, visits = (math.inf if max_gates is None else 4 * max_gates + len(qc.data) + 1000), 0
+    # building a user gate's definition costs ~0.15 ms: distinct (gate, parameters) expansions are capped as well
+    max_builds, builds = (math.inf if max_gates is None else max_gates // 4 + 1000), 0
+    while True:
+        frame = stack[-1]
+        key, kids, i = frame[0], frame[1], frame[2]
+        if i == len(kids):
+            stack.pop()
+            if key is not None:
+                memo[key] = frame[3]
+            if not stack:
+                break
+            stack[-1][3] += frame[3] * frame[4]
+            if stack[-1][3] > limit:
+                raise over(stack[-1][3])
+            continue
+        frame[2] += 1
+        visits += 1
+        if visits > budget:
+            raise QasmLimitError(f"gate definitions expand into more than {budget} operations to check; the limit "
+                                 f"follows HANAS_MAX_CIRCUIT_GATES={max_gates}", "HANAS_MAX_CIRCUIT_GATES")
+        op, reps = kids[i]
+        cached = memo.get((op.name, op.num_qubits, op.num_clbits, tuple(repr(p) for p in op.params))) \
+            if op.name not in standard and not getattr(op, "blocks", None) else None
+        if cached is not None:
+            frame[3] += cached * reps
         else:
-            stack += [(inst.operation, times) for inst in reversed(definition.data)]
-    return count
+            child_key, children = expand(op)
+            if child_key is not None:
+                builds += 1
+                if builds > max_builds:
+                    raise QasmLimitError(f"more than {max_builds} distinct gate definitions to expand; the limit "
+                                         f"follows HANAS_MAX_CIRCUIT_GATES={max_gates}", "HANAS_MAX_CIRCUIT_GATES")
+            if children is None:
+                frame[3] += reps
+            else:
+                stack.append([child_key, children, 0, 0, reps])
+        if frame[3] > limit:
+            raise over(frame[3])
+    return frame[3]
 
 
 def load_qasm(text: str, *, max_qubits: int | None = None, max_gates: int | None = None,

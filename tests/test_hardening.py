@@ -59,6 +59,10 @@ LIMIT_ATTACKS = {
     "expanding_gates": ('OPENQASM 2.0;\ninclude "qelib1.inc";\ngate g0 a { x a; }\n'
                         + "".join(f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}\n" for i in range(1, 60))
                         + "qreg q[1];\ng59 q[0];\n", "HANAS_MAX_CIRCUIT_GATES"),
+    "expanding_parametrised_empty_gates": (
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\ngate g0(t) a { }\n'
+        + "".join(f"gate g{i}(t) a {{ g{i - 1}(2 * t) a; g{i - 1}(2 * t + 1) a; }}\n" for i in range(1, 60))
+        + "qreg q[1];\ng59(0) q[0];\n", "HANAS_MAX_CIRCUIT_GATES"),
     "parentheses": ('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\nrx(' + "(" * 5000 + "1" + ")" * 5000
                     + ") q[0];\n", "nesting depth"),
     "bytes": (GHZ2 + "// pad\n" * 100000, "HANAS_MAX_CIRCUIT_BYTES"),
