@@ -1,6 +1,8 @@
 """Write operations of benchmarks_app. Views, tasks and commands call these; they own transactions."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import logging
@@ -245,10 +247,13 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
     if size > settings.HANAS_MAX_CIRCUIT_BYTES:
         raise InputError(f"circuit is {size} bytes; the limit is HANAS_MAX_CIRCUIT_BYTES="
                          f"{settings.HANAS_MAX_CIRCUIT_BYTES}", field="qasm", status_code=413)
-    try:
-        qc = load_qasm(qasm)
+    try:  # limits checked on the text before the parser allocates anything (cost_engine.qasm.check_limits)
+        qc = load_qasm(qasm, max_qubits=settings.HANAS_MAX_CIRCUIT_QUBITS, max_gates=settings.HANAS_MAX_CIRCUIT_GATES,
+                       max_bytes=settings.HANAS_MAX_CIRCUIT_BYTES)
     except CostEngineError as exc:
-        raise InputError(str(exc), field="qasm") from exc
+        limit = getattr(exc, "limit", None)
+        raise InputError(str(exc), field="qasm",
+                         status_code=413 if limit == "HANAS_MAX_CIRCUIT_BYTES" else None) from exc
     if qc.num_qubits > settings.HANAS_MAX_CIRCUIT_QUBITS:
         raise InputError(f"circuit has {qc.num_qubits} qubits; the limit is HANAS_MAX_CIRCUIT_QUBITS="
                          f"{settings.HANAS_MAX_CIRCUIT_QUBITS}", field="qasm")
@@ -264,9 +269,34 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
                 else None, "is_reference": is_reference}
     try:
         with transaction.atomic():
-            return Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
+            circuit, created = Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
     except IntegrityError:
         return Circuit.objects.get(content_hash=digest), False
+    registry = _new_circuits.get()
+    if created and registry is not None:
+        registry.append(circuit.pk)
+    return circuit, created
+
+
+_new_circuits: contextvars.ContextVar = contextvars.ContextVar("hanas_new_circuits", default=None)
+
+
+@contextlib.contextmanager
+def circuits_discarded_on_error():
+    """Circuits created inside the block are deleted again if the block fails (a request that stores a circuit
+    and then fails on the estimate leaves nothing half-written), unless an estimate already uses them."""
+    from .models import Circuit
+
+    created: list[int] = []
+    token = _new_circuits.set(created)
+    try:
+        yield
+    except BaseException:
+        if created:
+            Circuit.objects.filter(pk__in=created, estimates__isnull=True).delete()
+        raise
+    finally:
+        _new_circuits.reset(token)
 
 
 def cost_option_names() -> tuple[str, ...]:

@@ -15,3 +15,8 @@ urlpatterns = [
     # Dashboard pages (HTML; they read the API above)
     path("", include("hanas_platform.dashboard_urls")),
 ]
+
+# JSON error answers under /api/ (HTML pages elsewhere)
+handler400 = "hanas_platform.api.bad_request"
+handler404 = "hanas_platform.api.not_found"
+handler500 = "hanas_platform.api.server_error"
