@@ -378,7 +378,9 @@ class CircuitLeaderboard(APIView):
 COST_TREND_DOC = response_doc(
     "CostTrend", circuit="circuit id", backend="backend name", metric="cost metric", options="object: the cost options",
     points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, drivers: the calibration terms that "
-           "moved the cost most since the previous point}",
+           "moved the metric most since the previous point: {term, delta, unit, explains, quantity, from, to, text, "
+           "elements: [{kind: qubit|coupler|circuit|routing|unattributed, qubit|coupler, gate, field, from, to, "
+           "count, contribution}]}}",
     pending="estimates still being computed (202)", job_url="the job computing them, or null")
 
 
@@ -425,7 +427,7 @@ class CostTrend(APIView):
                      "value": getattr(est, metric) if est else None, "estimate": est.pk if est else None,
                      "zero_survival": est.zero_survival if est else None, "drivers": []}
             if est is not None and prev is not None:
-                point["drivers"] = selectors.cost_drivers(prev.report, est.report)[:5]
+                point["drivers"] = selectors.cost_drivers(prev.report, est.report, metric)[:5]
             if est is not None:
                 prev = est
             points.append(point)
