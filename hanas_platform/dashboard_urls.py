@@ -2,6 +2,7 @@
 from django.urls import path
 
 from benchmarks_app import pages as bench_pages
+from drift_app import pages as drift_pages
 from search_app import pages as search_pages
 
 urlpatterns = [
@@ -14,4 +15,5 @@ urlpatterns = [
     path("searches/<int:pk>/", search_pages.search_detail, name="dashboard-search-detail"),
     path("leaderboards/architectures/", search_pages.architecture_leaderboard,
          name="dashboard-leaderboard-architectures"),
+    path("alerts/", drift_pages.alert_list, name="dashboard-alerts"),
 ]
