@@ -361,11 +361,13 @@ def deliver(delivery_id: str) -> dict:
 
 
 def redispatch_due(now=None) -> list[str]:
-    """Pending deliveries whose next attempt is overdue by more than a minute (a lost retry message): queued
-    again. Safe to run any time: a delivery in flight or delivered is skipped by :func:`deliver`."""
+    """Pending deliveries whose next attempt is overdue by more than HANAS_WEBHOOK_REDISPATCH_AFTER_S (a retry
+    message lost with a killed worker): queued again. Runs every minute from the beat schedule and after each
+    evaluation. Safe any time: a delivery in flight or delivered is skipped by :func:`deliver`."""
     now = now or timezone.now()
+    late = dt.timedelta(seconds=settings.HANAS_WEBHOOK_REDISPATCH_AFTER_S)
     due = list(WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING,
-                                              next_attempt_at__lt=now - dt.timedelta(seconds=60))
+                                              next_attempt_at__lt=now - late)
                .values_list("pk", flat=True)[:500])
     for pk in due:
         _dispatch(str(pk))

@@ -226,3 +226,5 @@ HANAS_WEBHOOK_BACKOFF_S = float(os.environ.get("HANAS_WEBHOOK_BACKOFF_S", "30"))
 HANAS_WEBHOOK_BACKOFF_MAX_S = float(os.environ.get("HANAS_WEBHOOK_BACKOFF_MAX_S", "3600"))
 HANAS_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("HANAS_WEBHOOK_MAX_ATTEMPTS", "8"))
 HANAS_WEBHOOK_TIMEOUT_S = float(os.environ.get("HANAS_WEBHOOK_TIMEOUT_S", "10"))
+# A pending delivery this overdue is queued again by the beat task drift_app.redispatch_due_deliveries.
+HANAS_WEBHOOK_REDISPATCH_AFTER_S = float(os.environ.get("HANAS_WEBHOOK_REDISPATCH_AFTER_S", "60"))

@@ -83,11 +83,23 @@ def _setup(client):
 
 
 @pytest.mark.smoke
-def test_watch_api_alert_once_per_crossing_and_visibility(db, api_client, django_capture_on_commit_callbacks):
+def test_watch_api_alert_once_per_crossing_and_visibility(db, api_client, django_capture_on_commit_callbacks,
+                                                          settings):
     from django.contrib.auth.models import Group, User
 
-    from benchmarks_app.services import ingest_calibration
+    from benchmarks_app import services as bench_services
     from drift_app.models import Alert, WatchBaseline
+    from drift_app.services import evaluate_snapshot
+
+    def ingest_calibration(cal):
+        """Ingest; the after-commit hook evaluates the watches (in-process when eager; here directly when the
+        hook would queue it for a worker this test does not start)."""
+        eager = settings.CELERY_TASK_ALWAYS_EAGER
+        with django_capture_on_commit_callbacks(execute=eager):
+            snap, created = bench_services.ingest_calibration(cal)
+        if not eager:
+            evaluate_snapshot(snap.pk)
+        return snap, created
 
     alice = User.objects.create_user("alice-w", password="x")
     bob = User.objects.create_user("bob-w", password="x")
@@ -119,8 +131,7 @@ def test_watch_api_alert_once_per_crossing_and_visibility(db, api_client, django
 
     assert Watch.objects.count() == 1
 
-    with django_capture_on_commit_callbacks(execute=True):
-        snap1, _ = ingest_calibration(drifted(base, days=1, t2=(victim, low_t2)))
+    snap1, _ = ingest_calibration(drifted(base, days=1, t2=(victim, low_t2)))
     alerts = api_client.get("/api/alerts/").json()["results"]
     assert len(alerts) == 1
     alert = alerts[0]
@@ -131,16 +142,12 @@ def test_watch_api_alert_once_per_crossing_and_visibility(db, api_client, django
     assert any(e.get("qubit") == victim and e.get("field") == "t2_s" for e in top["elements"])
 
     # the same snapshot again (a redelivered task) and a later snapshot with the same data: no second alert
-    from drift_app.services import evaluate_snapshot
-
     evaluate_snapshot(snap1.pk)
-    with django_capture_on_commit_callbacks(execute=True):
-        snap2, _ = ingest_calibration(drifted(base, days=2, t2=(victim, low_t2)))
+    snap2, _ = ingest_calibration(drifted(base, days=2, t2=(victim, low_t2)))
     assert Alert.objects.count() == 1
     assert WatchBaseline.objects.get().last_evaluated_snapshot_id == snap2.pk
     # recovery is "better": this watch only fires on "worse"
-    with django_capture_on_commit_callbacks(execute=True):
-        ingest_calibration(drifted(base, days=3))
+    ingest_calibration(drifted(base, days=3))
     assert Alert.objects.count() == 1
 
     # visibility: the team sees it, an outsider does not (404), anonymous callers must log in
@@ -173,7 +180,7 @@ def test_webhook_signed_retried_after_500_and_not_duplicated_after_worker_restar
     from drift_app import tasks
     from drift_app.models import Alert, WatchBaseline, WebhookDelivery
 
-    worker_env.update({"HANAS_WEBHOOK_BACKOFF_S": "2", "CELERY_VISIBILITY_TIMEOUT": "6"})
+    worker_env.update({"HANAS_WEBHOOK_BACKOFF_S": "2"})
     base, circuit, victim, low_t2 = _setup(api_client)
     worker = celery_worker_factory()
     api_client.force_authenticate(user)
@@ -214,11 +221,13 @@ def test_webhook_signed_retried_after_500_and_not_duplicated_after_worker_restar
 
 @pytest.mark.worker
 def test_pending_retry_survives_a_worker_kill(transactional_db, worker_env, celery_worker_factory, api_client, user):
-    """The first POST fails; the worker is SIGKILLed while the retry waits; a new worker delivers it once."""
+    """The first POST fails; the worker is SIGKILLed while the retry waits (its ETA message dies with it, until
+    the broker's visibility timeout); the beat's overdue sweep queues it again and a new worker delivers it once."""
     from benchmarks_app.services import ingest_calibration
+    from drift_app import tasks
     from drift_app.models import DeliveryAttempt, WebhookDelivery
 
-    worker_env.update({"HANAS_WEBHOOK_BACKOFF_S": "4", "CELERY_VISIBILITY_TIMEOUT": "6"})
+    worker_env.update({"HANAS_WEBHOOK_BACKOFF_S": "3", "HANAS_WEBHOOK_REDISPATCH_AFTER_S": "1"})
     base, circuit, victim, low_t2 = _setup(api_client)
     worker = celery_worker_factory()
     api_client.force_authenticate(user)
@@ -228,11 +237,25 @@ def test_pending_retry_survives_a_worker_kill(transactional_db, worker_env, cele
         secret = r.json()["secret"]
         ingest_calibration(drifted(base, days=1, t2=(victim, low_t2)))
         wait_for(lambda: DeliveryAttempt.objects.filter(number=1).exists(), what="first attempt")
-        worker.kill()  # the retry message (ETA in 4 s) was held, unacknowledged, by the dead worker
+        worker.kill()  # the retry message (ETA in 3 s) was held, unacknowledged, by the dead worker
         celery_worker_factory()
-        delivery = wait_for(lambda: WebhookDelivery.objects.filter(status="delivered").first(), timeout=90,
+        pending = WebhookDelivery.objects.get()
+        assert pending.status == "pending" and pending.attempts == 1
+        time.sleep(max((pending.next_attempt_at - timezone_now()).total_seconds(), 0) + 1.5)
+        queued = tasks.redispatch_due_deliveries.delay().get(timeout=60)["queued"]  # what beat runs every minute
+        assert queued == [str(pending.pk)]
+        delivery = wait_for(lambda: WebhookDelivery.objects.filter(status="delivered").first(), timeout=60,
                             what="delivery after restart")
-        time.sleep(8)  # past another visibility timeout: no late duplicate
+        # the sweep again, and the same delivery re-sent: nothing is POSTed twice
+        assert tasks.redispatch_due_deliveries.delay().get(timeout=60)["queued"] == []
+        assert tasks.deliver_webhook.delay(str(delivery.pk)).get(timeout=60)["status"] == "delivered"
+        time.sleep(2)
         assert [q["answered"] for q in receiver.requests] == [503, 200]
         assert all(verify(secret, q) for q in receiver.requests)
         assert delivery.attempts == 2 and delivery.attempt_log.count() == 2
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
