@@ -148,8 +148,8 @@ def _crossing(watch: Watch, before, after):
     else:
         if before == after:
             return None
-        rel = (after - before) / abs(before) if before else math.inf
-        if abs(rel) < watch.threshold_rel:
+        rel = (after - before) / abs(before) if before else None  # from exactly 0: any change crosses
+        if rel is not None and abs(rel) < watch.threshold_rel:
             return None
         worse = (after < before) if higher_better else (after > before)
     direction = "worse" if worse else "better"

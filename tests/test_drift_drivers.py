@@ -104,3 +104,55 @@ def test_snapshot_diff_drops_unchanged_rows_and_lists_symmetric_cz_once(db, api_
     assert len(diff["edges"]) == 1 and diff["edges_changed"] == 1
     row = diff["edges"][0]
     assert row["edge"] == f"{min(a, b)}-{max(a, b)}" and row["symmetric"] and row["relative_change"] == pytest.approx(1)
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("t2_variant", ["min", "mean"])
+def test_every_metric_is_explained_exactly_by_its_terms_and_elements(t2_variant):
+    """Pure cost engine: for every metric the drivers explain, the terms add up to the metric's change, and each
+    term's hardware elements add up to the term (nothing left unattributed), on a snapshot where a T2, a
+    coupler's error, a readout error and a gate duration all moved."""
+    from benchmarks_app.drivers import EXPLAINED, explain, usage_of
+    from cost_engine.quantum import CompileCache, CostOptions, compile_circuit, score
+
+    cache = CompileCache()
+    opts = CostOptions(t2_variant=t2_variant).validate()
+    base = load_fake_calibration("sherbrooke")
+
+    def report(cal):
+        compiled, _ = compile_circuit(GHZ4, cal, opts, cache)
+        r = score(compiled, cal, opts).to_dict()
+        r["usage"] = usage_of(compiled, cal)
+        return r
+
+    r0 = report(base)
+    used = r0["physical_qubits"]
+    name, qs, count, err, dur = next(g for g in r0["usage"]["gates"] if len(g[1]) == 2)
+    one_q = next(g for g in r0["usage"]["gates"] if g[0] == "sx")
+    cal = drifted(base, t2=(used[-1], base.qubits[used[-1]].t2_s / 4), gate_error=(name, qs, err * 3))
+    qubits = list(cal.qubits)
+    qubits[used[0]] = dataclasses.replace(qubits[used[0]], readout_error=qubits[used[0]].readout_error * 2)
+    cal = dataclasses.replace(cal, qubits=tuple(qubits), gates=tuple(
+        dataclasses.replace(g, duration_s=g.duration_s * 1.5) if (g.name, list(g.qubits)) == (one_q[0], one_q[1])
+        else g for g in cal.gates))
+    r1 = report(cal)
+    logs = {"t_eff_s", "p_success", "shots_total"}
+    for metric in EXPLAINED:
+        if metric in ("n_swaps", "n_2q", "depth"):
+            continue
+        a, b = r0[metric], r1[metric]
+        expected = math.log(b) - math.log(a) if metric in logs else b - a
+        terms = explain(r0, r1, metric)
+        assert math.fsum(t["delta"] for t in terms) == pytest.approx(expected, rel=1e-9, abs=1e-15), metric
+        for t in terms:
+            els = [e for e in t.get("elements", []) if e.get("contribution") is not None]
+            assert all(e["kind"] != "unattributed" for e in els), (metric, t)
+            if els and t.get("elements_total", 0) <= 5:
+                assert math.fsum(e["contribution"] for e in els) == pytest.approx(t["delta"], rel=1e-9), (metric, t)
+    # the hardware named: the qubit whose T2 fell (min variant: the new T2_eff), the coupler, the readout qubit
+    t_eff = {t["term"].split(" (")[0]: t for t in explain(r0, r1, "log_t_eff")}
+    decoh = [e for e in t_eff["decoherence"]["elements"] if e["kind"] == "qubit"]
+    assert decoh and decoh[0]["qubit"] == used[-1] and decoh[0]["to"] == pytest.approx(cal.qubits[used[-1]].t2_s)
+    assert t_eff["2q gate error"]["elements"][0]["coupler"] == f"{qs[0]}-{qs[1]}"
+    assert t_eff["readout error"]["elements"][0]["qubit"] == used[0]
+    assert t_eff["gate time"]["elements"][0]["qubit"] == one_q[1][0]
