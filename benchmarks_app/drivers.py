@@ -58,6 +58,21 @@ def usage_of(compiled, calibration) -> dict:
     return {"gates": rows, "t2_s": [[q, qubits[q].t2_s] for q in used]}
 
 
+def with_snapshot_t2(report: dict, snapshot_data: dict | None) -> dict:
+    """A report stored without ``usage`` (made before reports recorded it, or outside the estimate service),
+    given the used qubits' T2 from its snapshot's data and its ``physical_qubits``: the decoherence term can then
+    still name its qubit. Per-gate attribution needs the stored usage and stays unavailable."""
+    if not isinstance(report, dict) or report.get("usage") or not snapshot_data or not report.get("physical_qubits"):
+        return report
+    qubits = snapshot_data.get("qubits") or []
+    t2 = [[q, qubits[q].get("t2_s")] for q in report["physical_qubits"] if q < len(qubits)]
+    return dict(report, usage={"t2_s": t2})
+
+
+def reports_lacking_usage(reports) -> bool:
+    return any(isinstance(r, dict) and not r.get("usage") for r in reports)
+
+
 # --- helpers ---------------------------------------------------------------------------------------------------
 def _log1m(e):
     return -math.inf if e >= 1 else math.log1p(-e)

@@ -298,3 +298,20 @@ def cost_drivers(prev: dict, cur: dict, metric: str = "log_t_eff") -> list[dict]
     from .drivers import explain
 
     return explain(prev, cur, metric)
+
+
+def reports_lacking_usage(reports) -> bool:
+    from .drivers import reports_lacking_usage as lacking
+
+    return lacking(reports)
+
+
+def reports_with_snapshot_t2(reports: dict) -> dict:
+    """{snapshot id: report}: reports stored without per-gate usage get their used qubits' T2 from their
+    snapshot (one query for those snapshots only), so the drivers still name the T2_eff qubit."""
+    from .drivers import with_snapshot_t2
+    from .models import CalibrationSnapshot
+
+    need = [sid for sid, r in reports.items() if isinstance(r, dict) and not r.get("usage")]
+    data = dict(CalibrationSnapshot.objects.filter(pk__in=need).values_list("pk", "data"))
+    return {sid: with_snapshot_t2(r, data.get(sid)) if sid in data else r for sid, r in reports.items()}

@@ -206,6 +206,7 @@ def _previous_snapshot(snapshot):
 def evaluate_one(watch: Watch, circuit, snapshot) -> Alert | None:
     """Compare the watch's metric on ``snapshot`` with its baseline; a crossing creates one alert (and its
     webhook delivery, sent after commit) and moves the baseline to ``snapshot``."""
+    from benchmarks_app import selectors as bench_selectors
     from benchmarks_app.models import CostEstimate
     from benchmarks_app.services import cost_options, estimate_get_or_create
 
@@ -238,8 +239,12 @@ def evaluate_one(watch: Watch, circuit, snapshot) -> Alert | None:
         direction, rel = crossing
         base_est = baseline.estimate or CostEstimate.objects.filter(
             circuit=circuit, snapshot=baseline.snapshot, options_hash=options.options_hash()).first()
-        drivers = (drift_drivers.explain(base_est.report, estimate.report, watch.metric)[:8]
-                   if base_est is not None else [])
+        drivers = []
+        if base_est is not None:
+            reports = {baseline.snapshot_id: base_est.report, snapshot.pk: estimate.report}
+            if bench_selectors.reports_lacking_usage(reports.values()):  # older estimates: T2s from snapshots
+                reports = bench_selectors.reports_with_snapshot_t2(reports)
+            drivers = drift_drivers.explain(reports[baseline.snapshot_id], reports[snapshot.pk], watch.metric)[:8]
         alert = Alert.objects.create(
             watch=watch, circuit=circuit, backend_id=snapshot.backend_id, snapshot=snapshot,
             baseline_snapshot=baseline.snapshot, estimate=estimate, baseline_estimate=base_est, metric=watch.metric,

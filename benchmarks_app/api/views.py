@@ -420,6 +420,9 @@ class CostTrend(APIView):
                 "circuit": circuit.pk, "snapshots": [s.pk for s in missing], "options": options.to_dict()})
             tasks.estimate_many_job.delay(str(job.pk))
             job_url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
+        reports = {sid: est.report for sid, est in ests.items()}
+        if selectors.reports_lacking_usage(reports.values()):  # older estimates: T2s from their snapshots
+            reports = selectors.reports_with_snapshot_t2(reports)
         points, prev = [], None
         for snap in snaps:
             est = ests.get(snap.pk)
@@ -427,7 +430,8 @@ class CostTrend(APIView):
                      "value": getattr(est, metric) if est else None, "estimate": est.pk if est else None,
                      "zero_survival": est.zero_survival if est else None, "drivers": []}
             if est is not None and prev is not None:
-                point["drivers"] = selectors.cost_drivers(prev.report, est.report, metric)[:5]
+                point["drivers"] = selectors.cost_drivers(reports[prev.snapshot_id], reports[est.snapshot_id],
+                                                          metric)[:5]
             if est is not None:
                 prev = est
             points.append(point)
