@@ -8,8 +8,6 @@ from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from hanas_platform.api import InputError
-
 from .. import selectors, services
 from ..models import Alert, Watch
 from .serializers import (AlertSerializer, DeliverySerializer, WatchCreateSerializer, WatchSerializer,
@@ -103,7 +101,4 @@ class AlertDetail(generics.RetrieveAPIView):
     serializer_class = AlertSerializer
 
     def get_object(self):
-        try:
-            return selectors.alert_get(self.request.user, self.kwargs["pk"])
-        except InputError:
-            raise
+        return selectors.alert_get(self.request.user, self.kwargs["pk"])
