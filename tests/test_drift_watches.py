@@ -3,6 +3,7 @@ its alert names the qubit whose T2 dropped, and its webhook reaches a real HTTP 
 with HMAC-SHA256 of the body, retried after a 500, and not delivered twice after a worker restart."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -259,3 +260,63 @@ def timezone_now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+@pytest.mark.smoke
+def test_reference_suite_watch_on_a_processor_family_and_a_profiled_wallclock_watch(
+        db, api_client, user, settings, tmp_path, django_capture_on_commit_callbacks):
+    import dataclasses
+
+    from benchmarks_app import services as bench_services
+    from drift_app.models import Alert
+    from drift_app.services import evaluate_snapshot
+
+    settings.VAR_DIR = tmp_path
+    (tmp_path / "execution_profiles").mkdir()
+    (tmp_path / "execution_profiles" / "mylab-v1.json").write_text(json.dumps(
+        {"profile": {"name": "mylab", "version": 1, "c_job_s": 100.0, "c_circuit_s": 0.0, "c_instruction_s": 0.0}}))
+
+    def ingest(cal):
+        eager = settings.CELERY_TASK_ALWAYS_EAGER
+        with django_capture_on_commit_callbacks(execute=eager):
+            snap, _ = bench_services.ingest_calibration(cal)
+        if not eager:
+            evaluate_snapshot(snap.pk)
+        return snap
+
+    torino = load_fake_calibration("torino")
+    ingest(torino)
+    ghz, _ = bench_services.circuit_create(qasm=GHZ4, name="ghz4-ref", is_reference=True)
+    qft, _ = bench_services.circuit_create(qasm=GHZ4.replace("cx q[2],q[3];", "cx q[0],q[3];"), name="ghz4b-ref",
+                                           is_reference=True)
+    api_client.force_authenticate(user)
+    r = api_client.post("/api/watches/", {"target": "reference_suite", "processor_family": "Heron",
+                                          "metric": "log_esp", "threshold_rel": 0.03}, format="json")
+    assert r.status_code == 201, r.json()
+    assert api_client.post("/api/watches/", {"target": "reference_suite", "circuit": ghz.pk, "backend": "torino",
+                                             "metric": "log_esp", "threshold_rel": 0.5},
+                           format="json").status_code == 400
+    r = api_client.post("/api/watches/", {"circuit": ghz.pk, "backend": "torino", "metric": "wallclock_s",
+                                          "profile": "mylab", "threshold_rel": 0.001, "direction": "either"},
+                        format="json")
+    assert r.status_code == 201, r.json()
+
+    # every CZ three times worse and a doubled repetition delay on Torino; Fez (also Heron) arrives for the first
+    # time: nothing to compare with there
+    worse = dataclasses.replace(torino, calibrated_at=torino.calibrated_at + dt.timedelta(days=1),
+                                rep_delay_s=torino.rep_delay_s * 2, gates=tuple(
+                                    dataclasses.replace(g, error=min(g.error * 3, 0.9))
+                                    if g.name == "cz" and g.error is not None and g.error < 0.3 else g
+                                    for g in torino.gates))
+    snap1 = ingest(worse)
+    ingest(load_fake_calibration("fez"))
+    esp = Alert.objects.filter(metric="log_esp").order_by("circuit_id")
+    assert [a.circuit_id for a in esp] == [ghz.pk, qft.pk] and all(a.snapshot_id == snap1.pk for a in esp)
+    for a in esp:
+        assert a.direction == "worse" and a.after < a.before
+        assert a.drivers[0]["term"].startswith("2q gate errors") and a.drivers[0]["elements"][0]["kind"] == "coupler"
+    wall = Alert.objects.get(metric="wallclock_s")
+    base_report = wall.baseline_estimate.report
+    assert wall.before == pytest.approx(100.0 + base_report["shots"] * base_report["t_shot_s"])
+    assert wall.after == pytest.approx(100.0 + wall.estimate.report["shots"] * wall.estimate.report["t_shot_s"])
+    assert wall.drivers[0]["term"].startswith("repetition delay")
