@@ -183,7 +183,7 @@ def test_webhook_signed_retried_after_500_and_not_duplicated_after_worker_restar
 
     worker_env.update({"HANAS_WEBHOOK_BACKOFF_S": "2"})
     base, circuit, victim, low_t2 = _setup(api_client)
-    worker = celery_worker_factory()
+    worker = celery_worker_factory(concurrency=2)  # two pool processes: the two evaluations below race
     api_client.force_authenticate(user)
     with Receiver(codes=[500]) as receiver:
         r = api_client.post("/api/watches/", {"circuit": circuit.pk, "backend": "sherbrooke", "metric": "t_eff_s",
@@ -191,6 +191,7 @@ def test_webhook_signed_retried_after_500_and_not_duplicated_after_worker_restar
         assert r.status_code == 201, r.json()
         secret, watch_id = r.json()["secret"], r.json()["id"]
         snap1, _ = ingest_calibration(drifted(base, days=1, t2=(victim, low_t2)))  # commit -> worker evaluates
+        tasks.evaluate_snapshot.delay(snap1.pk)  # and the same evaluation again, concurrently (a duplicate message)
 
         delivery = wait_for(lambda: WebhookDelivery.objects.filter(status="delivered").first(), what="delivery")
         assert [q["answered"] for q in receiver.requests] == [500, 200]
