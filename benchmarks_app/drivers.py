@@ -384,11 +384,40 @@ def explain(prev: dict, cur: dict, metric: str = "log_t_eff") -> list[dict]:
     else:  # structural metrics
         terms += _structure_terms(prev, cur, what)
     terms = [t for t in terms if t["delta"] != 0]
+    rest = _residual(prev, cur, metric, terms)
+    if rest is not None:
+        terms.append(rest)
     terms.sort(key=lambda t: -abs(t["delta"]))
     for t in terms:
         t["explains"], t["quantity"] = metric, what
         t.setdefault("text", _describe(t))
     return terms
+
+
+LOG_METRICS = {"t_eff_s", "p_success", "shots_total"}
+
+
+def _residual(prev, cur, metric, terms) -> dict | None:
+    """The part of the metric's exact change the terms do not cover (a fixed repetition rate, where T_shot =
+    max(rep_time, T_sched + reset); a model change), as its own term: the terms always add up."""
+    if metric in ("n_swaps", "n_2q", "depth"):
+        return None
+    a, b = prev.get(metric), cur.get(metric)
+    if a is None or b is None:
+        return None
+    if metric in LOG_METRICS:
+        if a <= 0 or b <= 0:
+            return None
+        a, b = math.log(a), math.log(b)
+    rest = (b - a) - math.fsum(t["delta"] for t in terms)
+    if abs(rest) <= 1e-9 * max(abs(b - a), abs(a), 1e-12):
+        return None
+    fixed = any("fixed repetition rate" in str(n) for n in (prev.get("notes") or []) + (cur.get("notes") or []))
+    name = ("fixed repetition rate (T_shot = max(rep_time, T_sched + reset))" if fixed and metric in
+            ("wallclock_s", "t_shot_s") else "unattributed")
+    unit = "log" if EXPLAINED[metric][1] == "log" else EXPLAINED[metric][1]
+    return _term(name, rest, unit, metric, elements=[],
+                 note="the part of the change the terms above do not account for")
 
 
 def _fmt_s(v) -> str:
