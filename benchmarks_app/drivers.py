@@ -94,6 +94,11 @@ def _element(name: str, qubits) -> dict:
     return {"kind": "qubit", "qubit": qubits[0], "gate": name, "field": field}
 
 
+def _where(key) -> str:
+    name, qubits = key
+    return f"coupler {qubits[0]}-{qubits[1]}" if len(qubits) == 2 else f"qubit {qubits[0]}"
+
+
 def _usage(report) -> dict | None:
     u = report.get("usage") if isinstance(report, dict) else None
     if not u or "gates" not in u:
@@ -167,8 +172,15 @@ def _bucket_terms(prev, cur, explains: str, sign: float) -> list[dict]:
             slope = _secant(g, s_mid, s_b)
             routing = sign * ((g(s_mid) if nb else 0.0) - ga)
             if abs(routing) > 1e-15:
-                elements.append({"kind": "routing", "contribution": routing,
-                                 "note": f"gate counts changed: {na} -> {nb} {label.split()[0]} operations"})
+                left = sorted({_where(k) for k in ua if _bucket(*k) == bucket} - {_where(k) for k in ub
+                                                                                  if _bucket(*k) == bucket})
+                entered = sorted({_where(k) for k in ub if _bucket(*k) == bucket} - {_where(k) for k in ua
+                                                                                     if _bucket(*k) == bucket})
+                elements.append({"kind": "routing", "contribution": routing, "left": left, "entered": entered,
+                                 "note": "the compiled circuit changed (placement or routing): "
+                                         f"{na} -> {nb} {label.split()[0]} operations"
+                                         + (f"; no longer on {', '.join(left[:6])}" if left else "")
+                                         + (f"; now on {', '.join(entered[:6])}" if entered else "")})
             for k, (c, e, _) in ub.items():
                 if _bucket(*k) != bucket or e is None or k not in ua or ua[k][1] is None or ua[k][1] == e:
                     continue

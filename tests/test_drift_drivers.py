@@ -33,6 +33,7 @@ def drifted(cal, *, days=1, t2=None, gate_error=None):
 
 @pytest.mark.smoke
 def test_drivers_name_the_qubit_whose_t2_dropped_and_the_coupler_whose_error_rose(db, api_client):
+    from benchmarks_app.models import CostEstimate
     from benchmarks_app.services import circuit_create, cost_options, estimate_get_or_create, ingest_calibration
 
     base = load_fake_calibration("sherbrooke")
@@ -51,13 +52,18 @@ def test_drivers_name_the_qubit_whose_t2_dropped_and_the_coupler_whose_error_ros
     t2 = dict((q, t) for q, t in usage["t2_s"])
     victim = max(t2, key=t2.get)
     snap1, _ = ingest_calibration(drifted(base, days=1, t2=(victim, min(t2.values()) / 3)))
-    # day 2: one used coupler's error rises five-fold
-    coupler = next((name, qs, c, e) for name, qs, c, e, d in usage["gates"] if len(qs) == 2)
+    # day 2: a coupler the default (calibration-aware) placement uses, and one the structure-only placement
+    # uses, get five times worse
+    placed = next((name, qs, c, e) for name, qs, c, e, d in usage["gates"] if len(qs) == 2)
+    est0_s, _ = estimate_get_or_create(circuit, snap0, cost_options({"layout": "structure"}))
+    coupler = next((name, qs, c, e) for name, qs, c, e, d in est0_s.report["usage"]["gates"] if len(qs) == 2
+                   and sorted(qs) != sorted(placed[1]))
     cal1 = snap1.calibration()
-    snap2, _ = ingest_calibration(drifted(cal1, days=1, gate_error=(coupler[0], coupler[1], coupler[3] * 5)))
+    cal2 = drifted(cal1, days=1, gate_error=(placed[0], placed[1], placed[3] * 5))
+    snap2, _ = ingest_calibration(drifted(cal2, days=0, gate_error=(coupler[0], coupler[1], coupler[3] * 5)))
 
     trend = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke&metric=log_t_eff").json()
-    p1, p2 = trend["points"][1], trend["points"][2]
+    p1 = trend["points"][1]
     top = p1["drivers"][0]
     assert top["term"].startswith("decoherence") and top["delta"] > 0
     qubit_el = next(e for e in top["elements"] if e["kind"] == "qubit")
@@ -66,6 +72,15 @@ def test_drivers_name_the_qubit_whose_t2_dropped_and_the_coupler_whose_error_ros
     assert f"qubit {victim}" in top["text"]
     # the terms add up to the metric's change exactly
     assert math.fsum(d["delta"] for d in p1["drivers"]) == pytest.approx(p1["value"] - trend["points"][0]["value"])
+    # day 2 under the default calibration-aware placement: the circuit moves off the degraded coupler, and the
+    # drivers say so (a placement element naming the coupler it left)
+    moved = next(d for d in trend["points"][2]["drivers"] if d["term"].startswith("2q gate error"))
+    routing = next(e for e in moved["elements"] if e["kind"] == "routing")
+    assert f"coupler {placed[1][0]}-{placed[1][1]}" in routing["left"], routing
+    # with the placement fixed to the device's structure, the coupler itself is the driver, with its values
+    trend = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke&metric=log_t_eff"
+                           "&layout=structure").json()
+    p2 = trend["points"][2]
     two_q = next(d for d in p2["drivers"] if d["term"].startswith("2q gate error"))
     cel = two_q["elements"][0]
     assert cel["kind"] == "coupler" and cel["coupler"] == f"{coupler[1][0]}-{coupler[1][1]}"
@@ -73,7 +88,8 @@ def test_drivers_name_the_qubit_whose_t2_dropped_and_the_coupler_whose_error_ros
     assert math.fsum(e["contribution"] for e in two_q["elements"]) == pytest.approx(two_q["delta"])
 
     # metric=log_esp explains log ESP: nothing moved it on day 1 (T2 is not in ESP); the coupler on day 2
-    esp_trend = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke&metric=log_esp").json()
+    esp_trend = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=sherbrooke&metric=log_esp"
+                               "&layout=structure").json()
     assert esp_trend["points"][1]["drivers"] == []
     d2 = esp_trend["points"][2]["drivers"]
     assert d2 and all(d["explains"] == "log_esp" and d["quantity"] == "log ESP" for d in d2)
@@ -86,8 +102,6 @@ def test_drivers_name_the_qubit_whose_t2_dropped_and_the_coupler_whose_error_ros
 
     # estimates stored before reports carried their usage: the T2_eff qubit is still named (from the snapshots),
     # per-gate attribution says it is not available
-    from benchmarks_app.models import CostEstimate
-
     for est in CostEstimate.objects.filter(circuit=circuit):
         est.report.pop("usage")
         est.save(update_fields=["report"])
@@ -120,8 +134,8 @@ def test_snapshot_diff_drops_unchanged_rows_and_lists_symmetric_cz_once(db, api_
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("t2_variant", ["min", "mean"])
-def test_every_metric_is_explained_exactly_by_its_terms_and_elements(t2_variant):
+@pytest.mark.parametrize("t2_variant, layout", [("min", "structure"), ("mean", "structure"), ("min", "calibrated")])
+def test_every_metric_is_explained_exactly_by_its_terms_and_elements(t2_variant, layout):
     """Pure cost engine: for every metric the drivers explain, the terms add up to the metric's change, and each
     term's hardware elements add up to the term (nothing left unattributed), on a snapshot where a T2, a
     coupler's error, a readout error and a gate duration all moved."""
@@ -129,7 +143,7 @@ def test_every_metric_is_explained_exactly_by_its_terms_and_elements(t2_variant)
     from cost_engine.quantum import CompileCache, CostOptions, compile_circuit, score
 
     cache = CompileCache()
-    opts = CostOptions(t2_variant=t2_variant).validate()
+    opts = CostOptions(t2_variant=t2_variant, layout=layout).validate()
     base = load_fake_calibration("sherbrooke")
 
     def report(cal):
@@ -162,6 +176,8 @@ def test_every_metric_is_explained_exactly_by_its_terms_and_elements(t2_variant)
             assert all(e["kind"] != "unattributed" for e in els), (metric, t)
             if els and t.get("elements_total", 0) <= 5:
                 assert math.fsum(e["contribution"] for e in els) == pytest.approx(t["delta"], rel=1e-9), (metric, t)
+    if layout != "structure":  # the placement moved off the degraded hardware: the sums above still hold
+        return
     # the hardware named: the qubit whose T2 fell (min variant: the new T2_eff), the coupler, the readout qubit
     t_eff = {t["term"].split(" (")[0]: t for t in explain(r0, r1, "log_t_eff")}
     decoh = [e for e in t_eff["decoherence"]["elements"] if e["kind"] == "qubit"]
