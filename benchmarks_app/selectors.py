@@ -186,7 +186,7 @@ def snapshot_diff(backend: Backend, old: CalibrationSnapshot, new: CalibrationSn
     """The qubits (T1, T2, readout error) and couplers (two-qubit error) that changed most, by relative change.
     Rows that did not change are left out; a coupler calibrated identically in both directions (Heron's CZ) is
     listed once, as "a-b" with a < b and ``symmetric: true``."""
-    from .drivers import diff_couplers
+    from .diffs import diff_couplers
 
     qa, qb = old.data["qubits"], new.data["qubits"]
     qubits = []
