@@ -337,6 +337,22 @@ def _estimate_lock(cursor_key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+def report_usage(qasm: str, calibration, options) -> dict | None:
+    """Per-(gate, qubits) usage of the compiled circuit with its errors and durations, and the used qubits' T2
+    (issue 16: drivers that name qubits and couplers). Stored in the report as ``usage``. The compile comes from
+    the process's compile cache (the estimate just compiled it)."""
+    from cost_engine.quantum import compile_circuit
+
+    from .drivers import usage_of
+
+    try:
+        compiled, _ = compile_circuit(qasm, calibration, options.validate(), compile_cache())
+        return usage_of(compiled, calibration)
+    except Exception:  # the estimate stands without it; the drivers then say the usage is not stored
+        log.warning("could not record per-gate usage for %s", calibration.backend_name, exc_info=True)
+        return None
+
+
 class EstimateRefused(InputError):
     """The cost engine refused this (circuit, snapshot, options): the backend cannot run the circuit. A 4xx for
     a single request; multi-backend views list it as "unrunnable: <reason>". ``refusal`` is the stored row."""
@@ -376,12 +392,16 @@ def estimate_get_or_create(circuit, snapshot, options):
         refused = EstimateRefusal.objects.filter(**lookup).select_related("backend").first()
         if refused is None:
             started = time.perf_counter()
+            calibration = snapshot.calibration()
             try:
-                report = estimate_quantum_cost(circuit.qasm, snapshot.calibration(), options, cache=compile_cache())
+                report = estimate_quantum_cost(circuit.qasm, calibration, options, cache=compile_cache())
             except CostEngineError as exc:
                 refused = _refusal_store(lookup, snapshot, options, exc)
             else:
                 data = report.to_dict()
+                usage = report_usage(circuit.qasm, calibration, options)
+                if usage is not None:
+                    data["usage"] = usage
                 row = CostEstimate(
                     circuit=circuit, snapshot=snapshot, backend_id=snapshot.backend_id,
                     snapshot_calibrated_at=snapshot.calibrated_at, options=options.to_dict(), options_hash=opts_hash,

@@ -6,6 +6,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.urls import path
 
 from benchmarks_app import pages as bench_pages
+from drift_app import pages as drift_pages
 from search_app import pages as search_pages
 
 
@@ -31,4 +32,5 @@ urlpatterns = [
     path("searches/<int:pk>/", page(search_pages.search_detail), name="dashboard-search-detail"),
     path("leaderboards/architectures/", page(search_pages.architecture_leaderboard),
          name="dashboard-leaderboard-architectures"),
+    path("alerts/", drift_pages.alert_list, name="dashboard-alerts"),
 ]

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "benchmarks_app",
     "search_app",
+    "drift_app",
 ]
 
 MIDDLEWARE = [
@@ -230,3 +231,11 @@ HANAS_WORKER_TORCH_THREADS = int(os.environ.get("HANAS_WORKER_TORCH_THREADS", "1
 HANAS_SYNC_ESTIMATE_MAX_WORK = int(os.environ.get("HANAS_SYNC_ESTIMATE_MAX_WORK", "20000"))
 # Cost trends compute up to this many missing points in the request; more go to a background job.
 HANAS_SYNC_TREND_MAX_MISSING = int(os.environ.get("HANAS_SYNC_TREND_MAX_MISSING", "5"))
+
+# Drift watch webhooks (drift_app): exponential backoff base and cap, attempts, and the POST timeout.
+HANAS_WEBHOOK_BACKOFF_S = float(os.environ.get("HANAS_WEBHOOK_BACKOFF_S", "30"))
+HANAS_WEBHOOK_BACKOFF_MAX_S = float(os.environ.get("HANAS_WEBHOOK_BACKOFF_MAX_S", "3600"))
+HANAS_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("HANAS_WEBHOOK_MAX_ATTEMPTS", "8"))
+HANAS_WEBHOOK_TIMEOUT_S = float(os.environ.get("HANAS_WEBHOOK_TIMEOUT_S", "10"))
+# A pending delivery this overdue is queued again by the beat task drift_app.redispatch_due_deliveries.
+HANAS_WEBHOOK_REDISPATCH_AFTER_S = float(os.environ.get("HANAS_WEBHOOK_REDISPATCH_AFTER_S", "60"))

@@ -311,3 +311,34 @@ def test_pages_with_real_calibrations_and_a_live_search_run(browser, live_server
     assert bars == 2
     elapsed = time.monotonic() - t0
     print(f"e2e with data: {elapsed:.1f}s")
+
+
+def test_circuit_page_shows_drivers_naming_the_qubit_whose_t2_dropped(browser, live_server, db_guard):
+    """Issue 16: the cost trend's points carry their drivers; the page annotates the moved point and its drivers
+    table names the qubit whose T2 dropped, with its values before and after."""
+    from benchmarks_app import services as bench_services
+    from cost_engine.calibration import load_fake_calibration
+    from tests.test_drift_drivers import GHZ4, drifted
+
+    with db_guard:
+        base = load_fake_calibration("lima")  # 5 qubits: only this backend is wide enough and stored
+        snap0, _ = bench_services.ingest_calibration(base)
+        circuit, _ = bench_services.circuit_create(qasm=GHZ4, name="ghz-4 (drivers)")
+        est0, _ = bench_services.estimate_get_or_create(circuit, snap0, bench_services.cost_options({}))
+        t2 = dict(est0.report["usage"]["t2_s"])
+        victim = max(t2, key=t2.get)
+        bench_services.ingest_calibration(drifted(base, days=1, t2=(victim, min(t2.values()) / 10)))
+    open_page(browser, live_server.url, f"/circuits/{circuit.pk}/", "circuit-drivers",
+              charts=["chart-cost-trend"], timeout=90)
+    # the default metric, wall-clock, does not depend on T2: nothing moved it
+    assert "No point has moved" in browser.find_element("id", "drivers-table").text
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "cost-metric")).select_by_value("t_eff_s")
+    table = _wait(lambda: (lambda t: t if "decoherence" in t else None)(
+        browser.find_element("id", "drivers-table").text), 60, "the drivers table of T_eff")
+    _screenshot(browser, "circuit-drivers-t-eff")
+    assert "decoherence" in table and f"qubit {victim}" in table and "t2_s" in table, table
+    notes = browser.execute_script(
+        "return (document.getElementById('chart-cost-trend').layout.annotations || []).map(a => a.text)")
+    assert any(f"qubit {victim}" in n for n in notes), notes

@@ -454,8 +454,10 @@ class CircuitLeaderboard(APIView):
 COST_TREND_DOC = response_doc(
     "CostTrend", circuit="circuit id", backend="backend name", metric="cost metric", options="object: the cost options",
     points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, runnable, unrunnable_reason, drivers: "
-           "the calibration terms that moved the cost most since the previous runnable point}; a snapshot where the "
-           "backend cannot run the circuit has value null, runnable false and the reason",
+           "the calibration terms that moved the metric most since the previous runnable point: {term, delta, unit, "
+           "explains, quantity, from, to, text, elements: [{kind: qubit|coupler|circuit|routing|unattributed, "
+           "qubit|coupler, gate, field, from, to, count, contribution}]}}; a snapshot where the backend cannot run "
+           "the circuit has value null, runnable false and the reason",
     pending="estimates still being computed (202)", job_url="the job computing them, or null")
 
 
