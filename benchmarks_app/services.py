@@ -161,6 +161,29 @@ def ingest_fake(names=None) -> list[tuple[str, bool]]:
     return out
 
 
+HISTORY_PACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "calibration_history",
+                            "history.json.xz")
+
+
+def ingest_history(names=None, path: str | None = None) -> list[tuple[str, bool | None, str]]:
+    """Every (or the named devices') real calibration of the shipped history pack (issue 15), in one
+    transaction; idempotent. Returns (label, created, reason) per pack entry: created is None for an entry
+    that is skipped, and reason says why (also logged)."""
+    from cost_engine.history import load_history
+
+    out = []
+    entries = list(load_history(path or HISTORY_PACK, names))
+    with transaction.atomic():
+        for entry in entries:
+            if entry.calibration is None:
+                log.info("history: skipped %s (%s): %s", entry.label, entry.origin, entry.skip_reason)
+                out.append((entry.label, None, entry.skip_reason))
+                continue
+            snapshot, created = ingest_calibration(entry.calibration)
+            out.append((entry.label, created, ""))
+    return out
+
+
 class IBMUnavailable(Exception):
     """IBM Quantum cannot be reached or refused the request (network, token)."""
 

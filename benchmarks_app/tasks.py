@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from hanas_platform.api import InputError
+
 from . import selectors, services
 
 
@@ -73,15 +75,18 @@ def estimate_many_job(job_id: str) -> None:
     try:
         circuit = Circuit.objects.get(pk=p["circuit"])
         options = services.cost_options(p["options"])
-        done = []
+        done, refused = [], {}
         for i, snap in enumerate(CalibrationSnapshot.objects.filter(pk__in=p["snapshots"]).order_by("calibrated_at"), 1):
-            est, _ = services.estimate_get_or_create(circuit, snap, options)
-            done.append(est.pk)
+            try:
+                est, _ = services.estimate_get_or_create(circuit, snap, options)
+                done.append(est.pk)
+            except InputError as exc:  # one snapshot that cannot cost the circuit does not stop the others
+                refused[str(snap.pk)] = str(exc)
             services.job_progress(job, current=i)
     except Exception as exc:
         services.job_fail(job, error=exc)
         return
-    services.job_succeed(job, result={"estimates": done})
+    services.job_succeed(job, result={"estimates": done, "refused": refused})
 
 
 @shared_task(name="benchmarks_app.recost_reference_suite", acks_late=True)

@@ -378,7 +378,8 @@ class CircuitLeaderboard(APIView):
 COST_TREND_DOC = response_doc(
     "CostTrend", circuit="circuit id", backend="backend name", metric="cost metric", options="object: the cost options",
     points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, drivers: the calibration terms that "
-           "moved the cost most since the previous point}",
+           "moved the cost most since the previous point; refused: why this snapshot cannot cost the circuit, "
+           "when it cannot}",
     pending="estimates still being computed (202)", job_url="the job computing them, or null")
 
 
@@ -410,9 +411,13 @@ class CostTrend(APIView):
         snaps, ests = selectors.cost_trend_points(circuit, backend, options.options_hash(), version, since, until)
         missing = [s for s in snaps if s.pk not in ests]
         job_url = None
+        refused = {}
         if missing and len(missing) <= settings.HANAS_SYNC_TREND_MAX_MISSING:
             for snap in missing:
-                ests[snap.pk], _ = services.estimate_get_or_create(circuit, snap, options)
+                try:
+                    ests[snap.pk], _ = services.estimate_get_or_create(circuit, snap, options)
+                except InputError as exc:  # this snapshot cannot cost it (e.g. no readout durations): say why
+                    refused[snap.pk] = str(exc)
         elif missing:
             job = services.job_create(kind="cost-trend", owner=request.user, total=len(missing), params={
                 "circuit": circuit.pk, "snapshots": [s.pk for s in missing], "options": options.to_dict()})
@@ -424,6 +429,8 @@ class CostTrend(APIView):
             point = {"snapshot_id": snap.pk, "calibrated_at": snap.calibrated_at,
                      "value": getattr(est, metric) if est else None, "estimate": est.pk if est else None,
                      "zero_survival": est.zero_survival if est else None, "drivers": []}
+            if snap.pk in refused:
+                point["refused"] = refused[snap.pk]
             if est is not None and prev is not None:
                 point["drivers"] = selectors.cost_drivers(prev.report, est.report)[:5]
             if est is not None:

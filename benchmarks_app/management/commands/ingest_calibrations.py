@@ -12,11 +12,11 @@ from hanas_platform.api import InputError
 
 class Command(BaseCommand):
     help = ("Ingest calibrations: --source fake --all | --source fake --backend NAME | --source ibm --backend NAME "
-            "[--since DATE --until DATE] | --source file PATH...")
+            "[--since DATE --until DATE] | --source history [--backend NAME] | --source file PATH...")
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="*", help="calibration JSON files (--source file)")
-        parser.add_argument("--source", choices=["fake", "ibm", "file"], required=True)
+        parser.add_argument("--source", choices=["fake", "ibm", "file", "history"], required=True)
         parser.add_argument("--all", action="store_true", help="every bundled fake backend")
         parser.add_argument("--backend", action="append", default=[], help="backend name (repeatable)")
         parser.add_argument("--since", help="ISO date: back-fill daily history from IBM starting here")
@@ -29,6 +29,8 @@ class Command(BaseCommand):
                 if not all and not backend:
                     raise CommandError("give --all or --backend NAME with --source fake")
                 results = services.ingest_fake(None if all else backend)
+            elif source == "history":
+                return self._history(backend)
             elif source == "ibm":
                 if not backend:
                     raise CommandError("give --backend NAME with --source ibm")
@@ -49,6 +51,17 @@ class Command(BaseCommand):
             stored += not new
             self.stdout.write(f"  {name:<40} {'created' if new else 'already stored (unchanged)'}")
         self.stdout.write(f"ingested {len(results)} snapshot(s): {created} created, {stored} already stored")
+
+    def _history(self, names):
+        """The shipped real calibration history (every device, or the named ones); skipped files say why."""
+        results = services.ingest_history(names or None)
+        counts = {True: 0, False: 0, None: 0}
+        for label, new, reason in results:
+            counts[new] += 1
+            state = {True: "created", False: "already stored (unchanged)", None: f"skipped: {reason}"}[new]
+            self.stdout.write(f"  {label:<40} {state}")
+        self.stdout.write(f"history: {len(results)} file(s): {counts[True]} created, {counts[False]} already stored, "
+                          f"{counts[None]} skipped")
 
     def _file(self, path):
         try:
