@@ -229,3 +229,35 @@ def test_cost_trend_drivers_of_real_pairs_agree_with_terms_recomputed_by_hand(db
             top = max(terms, key=lambda k: abs(terms[k] - prev[0][k]))
             assert point["drivers"][0]["term"] == top  # the biggest mover is named first
         prev = (terms, log_t_eff)
+
+
+def test_cost_trend_names_the_snapshots_that_cannot_cost_a_circuit(db, api_client, settings):
+    """yorktown 2019-2020 published no readout durations: those points are refused with the reason, the 2021
+    snapshot is costed; with the background job (more missing points than the synchronous limit) too."""
+    from qiskit import QuantumCircuit, qasm2
+
+    from benchmarks_app.models import Job
+    from benchmarks_app.services import circuit_create, ingest_history
+
+    ingest_history(["yorktown"])
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure_all()
+    circuit, _ = circuit_create(qasm=qasm2.dumps(qc), name="bell")
+    points = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=yorktown").json()["points"]
+    assert len(points) == 5
+    refused = [p for p in points if p.get("refused")]
+    costed = [p for p in points if p["estimate"]]
+    assert [p["calibrated_at"][:10] for p in costed] == ["2021-03-15"] and len(refused) == 4
+    assert all("measure" in p["refused"] or "broken" in p["refused"] or "usable" in p["refused"] for p in refused)
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    settings.HANAS_SYNC_TREND_MAX_MISSING = 0
+    qc.x(1)
+    other, _ = circuit_create(qasm=qasm2.dumps(qc), name="bell-x")
+    resp = api_client.get(f"/api/circuits/{other.pk}/cost-trend/?backend=yorktown")
+    assert resp.status_code == 202
+    job = Job.objects.get(kind="cost-trend")
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert len(job.result["estimates"]) == 1 and len(job.result["refused"]) == 4
