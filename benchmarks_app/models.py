@@ -102,6 +102,8 @@ class CalibrationSnapshot(models.Model):
     readout_duration_median = models.FloatField(null=True)
     non_operational_qubits = models.PositiveIntegerField(default=0)
     broken_edges = models.PositiveIntegerField(default=0)
+    quality_flags = models.JSONField(default=list, blank=True,
+                                     help_text="ingest-time plausibility flags (cost_engine.plausibility)")
 
     class Meta:
         ordering = ["-calibrated_at", "-id"]

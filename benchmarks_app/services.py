@@ -1,6 +1,7 @@
 """Write operations of benchmarks_app. Views, tasks and commands call these; they own transactions."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -12,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cost_engine.errors import CalibrationDataError, CostEngineError
+from cost_engine.plausibility import plausibility_flags
 from hanas_platform.api import InputError
 
 from .models import SUMMARY_FLOAT_FIELDS, SUMMARY_INT_FIELDS, Backend, CalibrationSnapshot, Job, WorkerHeartbeat
@@ -112,7 +114,7 @@ def ingest_calibration(cal):
                 backend.save()
             snapshot = CalibrationSnapshot.objects.create(
                 backend=backend, source=cal.source[:100], data=cal.to_dict(), edges=_edges(cal), dt_s=cal.dt_s,
-                rep_delay_s=cal.rep_delay_s, **key,
+                rep_delay_s=cal.rep_delay_s, quality_flags=plausibility_flags(cal, summary), **key,
                 **{f: summary.get(f) for f in SUMMARY_FLOAT_FIELDS}, **{f: summary.get(f, 0) for f in SUMMARY_INT_FIELDS})
             for hook in list(SNAPSHOT_CREATED_HOOKS):
                 transaction.on_commit(lambda hook=hook, sid=snapshot.pk: hook(sid))
@@ -296,8 +298,7 @@ def cost_options(data: dict | None):
     from cost_engine.quantum import CostOptions
 
     data = dict(data or {})
-    allowed = {"shots", "optimization_level", "seed", "t2_variant", "noise_aware_layout", "exclude_broken",
-               "rep_delay_s", "include_reset"}
+    allowed = {f.name for f in dataclasses.fields(CostOptions)}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InputError(f"unknown option(s) {unknown}; allowed: {sorted(allowed)}", field=unknown[0])

@@ -27,7 +27,7 @@ class SnapshotSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = CalibrationSnapshot
         fields = ["id", "backend", "calibrated_at", "ingested_at", "source", "content_hash", "dt_s",
-                  "rep_delay_s"] + SUMMARY_FIELDS
+                  "rep_delay_s", "quality_flags"] + SUMMARY_FIELDS
 
 
 class SnapshotDetailSerializer(SnapshotSummarySerializer):
