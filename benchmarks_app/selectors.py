@@ -75,7 +75,9 @@ def parse_when(value, field: str):
     if isinstance(value, dt.datetime):
         stamp = value
     else:
-        stamp = parse_datetime(str(value))
+        # a bare date names the whole day (``until`` its end): parse it as a date first, since parse_datetime
+        # reads "2025-03-03" as 00:00 of that day
+        stamp = None if parse_date(str(value).strip()) is not None else parse_datetime(str(value))
         if stamp is None:
             day = parse_date(str(value))
             if day is None:
