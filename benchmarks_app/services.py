@@ -168,7 +168,8 @@ HISTORY_PACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", 
 
 def ingest_history(names=None, path: str | None = None) -> list[tuple[str, bool | None, str]]:
     """Every (or the named devices') real calibration of the shipped history pack (issue 15), in one
-    transaction; idempotent. Returns (label, created, reason) per pack entry: created is None for an entry
+    transaction; idempotent, and a calibration already stored from another source (same backend and
+    calibrated_at, e.g. --source fake) is not stored twice. Returns (label, created, reason) per pack entry: created is None for an entry
     that is skipped, and reason says why (also logged)."""
     from cost_engine.history import load_history
 
@@ -180,7 +181,13 @@ def ingest_history(names=None, path: str | None = None) -> list[tuple[str, bool 
                 log.info("history: skipped %s (%s): %s", entry.label, entry.origin, entry.skip_reason)
                 out.append((entry.label, None, entry.skip_reason))
                 continue
-            snapshot, created = ingest_calibration(entry.calibration)
+            cal = entry.calibration
+            same = CalibrationSnapshot.objects.filter(backend__name=cal.backend_name,
+                                                      calibrated_at=cal.calibrated_at).first()
+            if same is not None:  # this calibration is stored already, e.g. from --source fake: not twice
+                out.append((entry.label, False, ""))
+                continue
+            snapshot, created = ingest_calibration(cal)
             out.append((entry.label, created, ""))
     return out
 

@@ -144,6 +144,13 @@ def test_history_ingest_is_idempotent_and_says_what_it_skipped(db):
     # the newest snapshot describes the backend; alt_ snapshots are filed under the real device
     cairo = Backend.objects.get(name="ibm_cairo")
     assert cairo.snapshots.count() == 2 and not Backend.objects.filter(name__startswith="alt_").exists()
+    # the same calibration already stored from the bundled fake provider is not stored twice
+    CalibrationSnapshot.objects.filter(backend__name="ibm_torino").delete()
+    call_command("ingest_calibrations", "--source", "fake", "--backend", "torino", stdout=StringIO())
+    out = StringIO()
+    call_command("ingest_calibrations", "--source", "history", "--backend", "torino", stdout=out)
+    assert "1 created, 1 already stored" in out.getvalue()
+    assert CalibrationSnapshot.objects.filter(backend__name="ibm_torino").count() == 2
     with pytest.raises(CommandError, match="no calibration history for"):
         call_command("ingest_calibrations", "--source", "history", "--backend", "nosuchdevice", stdout=StringIO())
 
