@@ -92,7 +92,10 @@ def main():
     calibrated_target = target_for(cal, exclude_broken=True, with_errors=True)
     circuits = [("qft_10", qft(10)), ("esu2_10", efficient_su2(10)), ("hqnn_10", hqnn_ansatz(10)),
                 ("qv_10", quantum_volume(10))]
-    rows = [(name, *measure(qc, cal, options, calibrated_target)) for name, qc in circuits]
+    rows = [(f"{name} (sherbrooke)", *measure(qc, cal, options, calibrated_target)) for name, qc in circuits]
+    heron = load_fake_calibration("fez")  # Heron: CZ calibrated both ways, so no direction repair
+    heron_target = target_for(heron, exclude_broken=True, with_errors=True)
+    rows += [(f"{name} (fez)", *measure(qc, heron, options, heron_target)) for name, qc in circuits]
     # amortised: the whole reference suite re-scored on one new snapshot
     from cost_engine.reference_circuits import reference_suite
 
@@ -120,7 +123,8 @@ def main():
         f"{platform.python_version()}; qiskit {qiskit.__version__}; {REPEATS} repeats, each timing every "
         f"variant back to back; medians of the times and of the per-repeat ratios.",
         "",
-        "Device: ibm_sherbrooke (127-qubit Eagle, real bundled snapshot). Baseline = qiskit's preset pass "
+        "Devices: ibm_sherbrooke (127-qubit Eagle, directed ECR) and ibm_fez (156-qubit Heron, CZ both ways), "
+        "real bundled snapshots. Baseline = qiskit's preset pass "
         "manager (optimization level 1, seed 7) on the *calibrated* target (errors included, so its VF2 passes "
         "place the circuit noise-aware), built once and reused: the strict baseline (rebuilding it per call, "
         "the `transpile` column, costs several ms more). Full estimate = the default estimate (`layout="

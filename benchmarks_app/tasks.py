@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from hanas_platform.api import InputError
-
 from . import selectors, services
 
 
@@ -75,13 +73,13 @@ def estimate_many_job(job_id: str) -> None:
     try:
         circuit = Circuit.objects.get(pk=p["circuit"])
         options = services.cost_options(p["options"])
-        done, refused = [], {}
+        done, refused = [], []
         for i, snap in enumerate(CalibrationSnapshot.objects.filter(pk__in=p["snapshots"]).order_by("calibrated_at"), 1):
             try:
                 est, _ = services.estimate_get_or_create(circuit, snap, options)
                 done.append(est.pk)
-            except InputError as exc:  # one snapshot that cannot cost the circuit does not stop the others
-                refused[str(snap.pk)] = str(exc)
+            except services.EstimateRefused as exc:  # unrunnable on that snapshot: stored, go on with the next
+                refused.append({"snapshot": snap.pk, "reason": exc.refusal.reason})
             services.job_progress(job, current=i)
     except Exception as exc:
         services.job_fail(job, error=exc)

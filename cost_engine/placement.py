@@ -218,23 +218,15 @@ def best_embedding(inter: Interaction, calibration: Calibration, exclude_broken:
             free[row[v]] = False
         return row, float(sum(weights[v, row[v]] for v in range(n)))
     emb = inter.embeddings
-    # per virtual qubit, one table over the physical qubits (its gate counts x log(1 - e)), then one gather
-    # per virtual qubit and per interacting pair
-    per_qubit: dict[int, np.ndarray] = {}
+    total = np.zeros(len(emb))
     for name, v, count in inter.one_q:
         table = one.get(name)
         if table is not None:
-            per_qubit[v] = per_qubit[v] + count * table if v in per_qubit else count * table
-    per_pair: dict[tuple[int, int], np.ndarray] = {}
+            total += count * table[emb[:, v]]
     for name, a, b, count in inter.two_q:
         table = two.get(name)
         if table is not None:
-            per_pair[(a, b)] = per_pair[(a, b)] + count * table if (a, b) in per_pair else count * table
-    total = np.zeros(len(emb))
-    for v, table in per_qubit.items():
-        total += table[emb[:, v]]
-    for (a, b), table in per_pair.items():
-        total += table[emb[:, a], emb[:, b]]
+            total += count * table[emb[:, a], emb[:, b]]
     best = int(np.argmax(total))
     return emb[best], float(total[best])
 

@@ -85,7 +85,9 @@ class CompiledCircuit:
     """A routed circuit reduced to what scoring needs: the distinct (name, physical qubits) keys of its timed
     operations, how often each occurs, and the dependency chains of the critical path."""
 
-    source: Any  # the compiled qiskit QuantumCircuit, or (structure-compiled circuit, physical permutation)
+    # the compiled qiskit QuantumCircuit, or (circuit or a function building it, permutation[, width]) to
+    # relabel on first use
+    source: Any
     keys: tuple  # the distinct (name, qubits) of the timed operations (barriers and delays left out)
     key_counts: tuple  # how many ops each key has
     op_key: Any  # numpy int array: index into keys for each op, in circuit order
@@ -116,7 +118,8 @@ class CompiledCircuit:
         if not isinstance(self.source, tuple):
             return self.source
         if "circuit" not in self.extras:
-            self.extras["circuit"] = _relabel_circuit(*self.source)
+            circuit, *rest = self.source
+            self.extras["circuit"] = _relabel_circuit(circuit() if callable(circuit) else circuit, *rest)
         return self.extras["circuit"]
 
 
@@ -386,20 +389,58 @@ def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions
     # repair depends on which gates are reversed, not on where they sit.
     repaired = base.extras.get(("repaired", flipped))
     if repaired is None:
-        compact = base.extras.get("compact")
-        if compact is None:
-            compact = base.extras["compact"] = _relabel_circuit(
-                base.circuit, {q: i for i, q in enumerate(inter.used)}, width=len(inter.used))
-        rev = {(a, b) for _, a, b in flipped}
-        directions = [(b, a) if (a, b) in rev else (a, b) for _, a, b, _ in inter.two_q]
-        repaired = _digest(placement.repair_directions(compact, directions, calibration.basis_gates),
-                           n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
-                           num_qubits_logical=base.num_qubits_logical, layout="calibrated")
-        base.extras[("repaired", flipped)] = repaired
+        repaired = base.extras[("repaired", flipped)] = _repair(base, inter, flipped, calibration)
     local = row.tolist()
     keys = tuple((name, tuple([local[q] for q in qubits])) for name, qubits in repaired.keys)
     return dataclasses.replace(repaired, keys=keys, physical_qubits=tuple(sorted({q for _, qs in keys for q in qs})),
-                               source=(repaired.circuit, dict(enumerate(local)), calibration.num_qubits), extras={})
+                               source=(repaired.extras["circuit_factory"], dict(enumerate(local)),
+                                       calibration.num_qubits), extras={})
+
+
+def _compact(base: CompiledCircuit, inter) -> Any:
+    """The structure-compiled circuit cut down to its used qubits, numbered 0..n-1 as in ``inter.used``."""
+    compact = base.extras.get("compact")
+    if compact is None:
+        compact = base.extras["compact"] = _relabel_circuit(
+            base.circuit, {q: i for i, q in enumerate(inter.used)}, width=len(inter.used))
+    return compact
+
+
+def _repair(base: CompiledCircuit, inter, flipped: tuple, calibration: Calibration) -> CompiledCircuit:
+    """The structure-compiled circuit (in the local labels of ``inter.used``) with the two-qubit gates of
+    ``flipped`` reversed and repaired as qiskit's translation stage would (cost_engine.direction_repair);
+    the repaired qiskit circuit itself is only built when asked for (``CompiledCircuit.circuit``)."""
+    from . import direction_repair, placement
+
+    rev = {(name, a, b) for name, a, b in flipped}
+    directions = [(b, a) if (name, a, b) in rev else (a, b) for name, a, b, _ in inter.two_q]
+    compact = _compact(base, inter)
+
+    def circuit_factory():
+        return placement.repair_directions(compact, directions, calibration.basis_gates)
+
+    model = base.extras.get("gap_model", False)
+    if model is False:
+        model = base.extras["gap_model"] = direction_repair.gap_model(compact)
+    if model is None:  # not covered by the fast model: qiskit's passes on the whole (compact) circuit
+        out = _digest(circuit_factory(), n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
+                      num_qubits_logical=base.num_qubits_logical, layout="calibrated")
+        out.extras["circuit_factory"] = circuit_factory
+        return out
+    nodes = frozenset(j for j, (name, qs, _) in enumerate(model.nodes) if (name, qs[0], qs[1]) in rev)
+    parts = direction_repair.repair(model, nodes, calibration.basis_gates)
+    weights_1 = np.bincount(parts["chain_of"], minlength=len(parts["chain_preds"])).tolist()
+    two_qubit = np.asarray([len(k[1]) == 2 for k in parts["keys"]], dtype=np.float64)
+    weights_2 = np.bincount(parts["chain_of"], weights=two_qubit[parts["op_key"]] if len(parts["op_key"]) else None,
+                            minlength=len(parts["chain_preds"])).tolist()
+    out = CompiledCircuit(
+        source=None, **parts, n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
+        depth=int(_longest_path(parts["chain_preds"], weights_1)),
+        depth_2q=int(_longest_path(parts["chain_preds"], weights_2)),
+        physical_qubits=tuple(sorted({q for _, qs in parts["keys"] for q in qs})),
+        num_qubits_logical=base.num_qubits_logical, layout="calibrated")
+    out.extras["circuit_factory"] = circuit_factory
+    return out
 
 
 _NATIVE_2Q: dict = {}
@@ -582,7 +623,7 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         if bucket != 3:
             log_esp += count * _log1m(err)  # -inf once a used gate is broken (error >= 1)
     durations = np.asarray(dur_k)[compiled.op_key]
-    t_gate = math.fsum(durations.tolist())
+    t_gate = math.fsum([d * c for d, c in zip(dur_k, compiled.key_counts)])
     if t_gate <= 0:
         raise ConfigError("the compiled circuit has no timed operations", field="circuit")
     sums = {"1q": (n_b[0], e_sum_b[0]), "2q": (n_b[1], e_sum_b[1]), "ro": (n_b[2], e_sum_b[2])}

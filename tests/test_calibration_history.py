@@ -254,10 +254,12 @@ def test_cost_trend_names_the_snapshots_that_cannot_cost_a_circuit(db, api_clien
     circuit, _ = circuit_create(qasm=qasm2.dumps(qc), name="bell")
     points = api_client.get(f"/api/circuits/{circuit.pk}/cost-trend/?backend=yorktown").json()["points"]
     assert len(points) == 5
-    refused = [p for p in points if p.get("refused")]
-    costed = [p for p in points if p["estimate"]]
+    refused = [p for p in points if p["runnable"] is False]
+    costed = [p for p in points if p["runnable"]]
     assert [p["calibrated_at"][:10] for p in costed] == ["2021-03-15"] and len(refused) == 4
-    assert all("measure" in p["refused"] or "broken" in p["refused"] or "usable" in p["refused"] for p in refused)
+    assert all(p["value"] is None and p["unrunnable_reason"] for p in refused)
+    assert all("measure" in p["unrunnable_reason"] and "duration" in p["unrunnable_reason"] for p in refused
+               if p["calibrated_at"][:10] in ("2020-03-25", "2020-04-28")), refused
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         return
     settings.HANAS_SYNC_TREND_MAX_MISSING = 0
@@ -268,3 +270,4 @@ def test_cost_trend_names_the_snapshots_that_cannot_cost_a_circuit(db, api_clien
     job = Job.objects.get(kind="cost-trend")
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert len(job.result["estimates"]) == 1 and len(job.result["refused"]) == 4
+    assert all(r["reason"] for r in job.result["refused"])

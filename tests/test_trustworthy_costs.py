@@ -161,3 +161,59 @@ def test_toronto_is_flagged_implausible():
     # its sibling Falcons and the other families' devices are not flagged
     for name in ("hanoi", "kolkata", "sherbrooke", "fez", "torino"):
         assert plausibility_flags(load_fake_calibration(name)) == [], name
+
+
+def test_recost_equals_fresh_estimate(eagle):
+    """A number must not depend on what the cache held: re-costing a circuit on a new snapshot (routing from
+    the cache, placement and direction repair redone) gives exactly the estimate a cold cache gives."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    drifted = dataclasses.replace(
+        eagle, calibrated_at=eagle.calibrated_at.replace(year=eagle.calibrated_at.year + 1),
+        qubits=tuple(dataclasses.replace(q, readout_error=q.readout_error and min(q.readout_error * f, 0.4))
+                     for q, f in zip(eagle.qubits, 2.0 ** rng.uniform(-1, 1, len(eagle.qubits)))),
+        gates=tuple(dataclasses.replace(g, error=min(g.error * f, 0.4)) if g.error and g.error < 1 else g
+                    for g, f in zip(eagle.gates, 2.0 ** rng.uniform(-1, 1, len(eagle.gates)))))
+    for qc in (rc.qft(6), rc.hqnn_ansatz(5)):
+        cache = CompileCache()
+        estimate_quantum_cost(qc, eagle, cache=cache)
+        warm = estimate_quantum_cost(qc, drifted, cache=cache)
+        cold = estimate_quantum_cost(qc, drifted, cache=CompileCache())
+        assert warm.compile_cached and not cold.compile_cached
+        a, b = warm.to_dict(), cold.to_dict()
+        for d in (a, b):
+            d.pop("compile_cached")
+        assert a == b
+
+
+def test_fast_direction_repair_matches_qiskit(eagle):
+    """The run-level direction repair (cost_engine.direction_repair) gives, gate for gate, what qiskit's
+    GateDirection + BasisTranslator + Optimize1qGatesDecomposition give on the whole circuit, and the same
+    critical path, for random patterns of reversed ECRs."""
+    import random
+
+    import numpy as np
+
+    from cost_engine import placement
+    from cost_engine.quantum import _digest, _longest_path, _repair
+
+    rng = random.Random(3)
+    durations = {"rz": 0.0, "sx": 36e-9, "x": 36e-9, "ecr": 533e-9, "measure": 1.3e-6, "reset": 1.2e-6}
+
+    def t_sched(c):
+        d = np.asarray([durations[name] for name, _ in c.keys])[c.op_key]
+        return _longest_path(c.chain_preds, np.bincount(c.chain_of, weights=d, minlength=len(c.chain_preds)).tolist())
+
+    for qc in (rc.qft(6), rc.hqnn_ansatz(5), rc.quantum_volume(4), rc.ghz(5)):
+        base, _ = compile_circuit(qc, eagle, CostOptions(layout="structure"))
+        inter = placement.interaction(base.keys, base.key_counts, eagle, True)
+        pairs = [(name, a, b) for name, a, b, _ in inter.two_q]
+        for _ in range(4):
+            flipped = tuple(p for p in pairs if rng.random() < 0.5) or tuple(pairs[:1])
+            fast = _repair(base, inter, flipped, eagle)
+            slow = _digest(fast.extras["circuit_factory"](), n_2q_logical=0, n_swaps=0, num_qubits_logical=0,
+                           layout="x")
+            assert dict(zip(fast.keys, fast.key_counts)) == dict(zip(slow.keys, slow.key_counts)), qc.name
+            assert (fast.depth, fast.depth_2q) == (slow.depth, slow.depth_2q), qc.name
+            assert t_sched(fast) == pytest.approx(t_sched(slow), rel=1e-12), qc.name

@@ -28,7 +28,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", help="OpenQASM 2 or 3 file")
         parser.add_argument("--backend", required=True)
-        parser.add_argument("--snapshot", default="latest", help="latest | ISO date (newest at or before) | id")
+        parser.add_argument("--snapshot", default="latest", help="latest | id | ISO date-time (newest at or before it) | ISO date: that whole day in "
+                                 "UTC (the day's latest snapshot, else the newest before it)")
         parser.add_argument("--shots", type=int, default=1024)
         parser.add_argument("--optimization-level", type=int, default=1)
         parser.add_argument("--seed", type=int, default=7)
