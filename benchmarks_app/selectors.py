@@ -31,7 +31,13 @@ def heartbeats_latest(limit: int = 10):
 def name_candidates(name: str) -> list[str]:
     """``fez``, ``ibm_fez`` and ``fake_fez`` all name IBM's Fez."""
     short = name.strip().lower().removeprefix("fake_").removeprefix("ibmq_").removeprefix("ibm_")
-    return [name.strip(), short, f"ibm_{short}", f"ibmq_{short}", f"fake_{short}", f"alt_{short}"]
+    return [name.strip(), short, f"ibm_{short}", f"ibmq_{short}", f"fake_{short}", f"alt_{short}",
+            *OLD_DEVICE_NAMES.get(short, ())]
+
+
+# Devices IBM named by a code, not by their city (the calibration history, issue 15, has all four).
+OLD_DEVICE_NAMES = {"yorktown": ("ibmqx2",), "tenerife": ("ibmqx4",), "melbourne": ("ibmq_16_melbourne",),
+                    "tokyo": ("ibmq_20_tokyo",)}
 
 
 def backend_get(name: str) -> Backend:

@@ -342,3 +342,25 @@ def test_circuit_page_shows_drivers_naming_the_qubit_whose_t2_dropped(browser, l
     notes = browser.execute_script(
         "return (document.getElementById('chart-cost-trend').layout.annotations || []).map(a => a.text)")
     assert any(f"qubit {victim}" in n for n in notes), notes
+
+
+def test_backend_pages_show_the_real_calibration_history(browser, live_server, db_guard):
+    """The shipped history (issue 15), as the main job ingests it: sherbrooke, hanoi, torino and yorktown
+    pages draw multi-snapshot trends from their first to their last real calibration date."""
+    from benchmarks_app import services as bench_services
+
+    if not hasattr(bench_services, "ingest_history"):
+        pytest.skip("benchmarks_app.services.ingest_history not available")
+    with db_guard:
+        results = bench_services.ingest_history(["sherbrooke", "hanoi", "torino", "yorktown"])
+    assert sum(1 for _, new, _ in results if new) == 14
+    expected = {"ibm_sherbrooke": ("2023-01-03", "2025-02-26", 3), "ibm_hanoi": ("2021-12-09", "2025-02-26", 4),
+                "ibm_torino": ("2024-02-28", "2025-02-26", 2), "ibmqx2": ("2019-08-27", "2021-03-15", 5)}
+    for name, (first, last, n) in expected.items():
+        open_page(browser, live_server.url, f"/backends/{name}/", f"backend-history-{name}",
+                  charts=["chart-trend-coherence", "chart-trend-errors"])
+        xs = browser.execute_script(
+            "return document.getElementById('chart-trend-coherence').data.map(t => t.x.map(String))")
+        assert [len(x) for x in xs] == [n, n], (name, xs)
+        dates = sorted(x[:10] for x in xs[0])
+        assert dates[0] == first and dates[-1] == last, (name, dates)
