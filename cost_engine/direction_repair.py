@@ -67,12 +67,15 @@ def _gap(w: int, ops: tuple) -> Gap:
                tuple(map(_op_key, ops[j:])))
 
 
-def gap_model(circuit) -> GapModel | None:
-    """Build the model from a compiled circuit; None when it holds something the model does not cover
-    (an operation on three or more qubits other than a barrier, classical wires read or written twice)."""
-    qindex = {q: i for i, q in enumerate(circuit.qubits)}
+def gap_model(circuit, wires: dict | None = None) -> GapModel | None:
+    """Build the model from a compiled circuit, its qubit i renumbered ``wires[i]`` (all of them by default;
+    qubits without operations may be left out); None when it holds something the model does not cover (an
+    operation on three or more qubits other than a barrier, classical wires read or written twice)."""
+    if wires is None:
+        wires = {i: i for i in range(circuit.num_qubits)}
+    qindex = {q: wires.get(i) for i, q in enumerate(circuit.qubits)}
     cindex = {c: i for i, c in enumerate(circuit.clbits)}
-    n = circuit.num_qubits
+    n = max(wires.values(), default=-1) + 1
     current: list[list] = [[] for _ in range(n)]
     last_node_chain: list[int | None] = [None] * n
     pending_after: list[tuple[int, int] | None] = [None] * n  # (node, position) waiting for its next gap
@@ -94,6 +97,10 @@ def gap_model(circuit) -> GapModel | None:
     for inst in circuit.data:
         name = inst.name
         qs = [qindex[q] for q in inst.qubits]
+        if name in _SYNC or name in _IGNORED:
+            qs = [w for w in qs if w is not None]
+        elif None in qs:
+            return None
         if inst.clbits:
             if name != "measure" or len(inst.clbits) != 1 or cindex[inst.clbits[0]] in written:
                 return None

@@ -414,14 +414,14 @@ def _repair(base: CompiledCircuit, inter, flipped: tuple, calibration: Calibrati
 
     rev = {(name, a, b) for name, a, b in flipped}
     directions = [(b, a) if (name, a, b) in rev else (a, b) for name, a, b, _ in inter.two_q]
-    compact = _compact(base, inter)
 
     def circuit_factory():
-        return placement.repair_directions(compact, directions, calibration.basis_gates)
+        return placement.repair_directions(_compact(base, inter), directions, calibration.basis_gates)
 
     model = base.extras.get("gap_model", False)
     if model is False:
-        model = base.extras["gap_model"] = direction_repair.gap_model(compact)
+        model = base.extras["gap_model"] = direction_repair.gap_model(
+            base.circuit, {q: i for i, q in enumerate(inter.used)})
     if model is None:  # not covered by the fast model: qiskit's passes on the whole (compact) circuit
         out = _digest(circuit_factory(), n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
                       num_qubits_logical=base.num_qubits_logical, layout="calibrated")
