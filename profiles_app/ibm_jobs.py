@@ -119,10 +119,10 @@ def import_ibm_jobs(backend: str, since=None, until=None, *, service_factory=Non
             fetched.append({"job_id": jid, "created": _parse_stamp(job.creation_date)
                             or _parse_stamp((metrics.get("timestamps") or {}).get("created")),
                             "metrics": metrics, "seconds": seconds, "source": source, "circuits": circuits})
-    except (InputError, CostEngineError):
+    except (InputError, CostEngineError, bench_services.IBMUnavailable, bench_services.IBMRejected):
         raise
-    except Exception as exc:  # network errors, refused token, service outages
-        raise bench_services.IBMUnavailable(f"cannot read jobs of {backend} from IBM Quantum: {exc}") from exc
+    except Exception as exc:  # network errors and outages (transient) or a refused token (permanent)
+        raise bench_services._ibm_error(exc, backend) from exc
     created = []
     with transaction.atomic():
         for item in fetched:

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         try:
             result = ibm_jobs.import_ibm_jobs(backend, parse_when(since, "since"), parse_when(until, "until"),
                                               owner=user, limit=limit, prefer=observed_from)
-        except (InputError, bench_services.IBMUnavailable) as exc:
+        except (InputError, bench_services.IBMUnavailable, bench_services.IBMRejected) as exc:
             raise CommandError(str(exc)) from exc
         if as_json:
             self.stdout.write(json.dumps(result, default=str))
