@@ -152,7 +152,7 @@ def count_step(step) -> tuple[float, int]:
     return float(flops.get_total_flops()), ops.n
 
 
-def time_step(step, warmup: int = 3, blocks: int = 5, min_block_s: float = 0.01) -> float:
+def time_step(step, warmup: int = 3, blocks: int = 7, min_block_s: float = 0.02) -> float:
     """Median seconds per call of ``step`` over ``blocks`` timed blocks, each long enough (``min_block_s``)
     for the clock, after ``warmup`` untimed calls."""
     for _ in range(warmup):
