@@ -220,11 +220,11 @@ def dataset_reference_point(dataset: str, seed: int | None = None) -> list[float
     *default* search space on this dataset's feature and class counts (plus 10%). Candidates beyond it (a run
     exploring a larger space) add no hypervolume. Two runs on one dataset are compared against this one
     point, so their hypervolumes are comparable."""
-    from .hqnn import SearchSpace, build_model, load_dataset
+    from .hqnn import SearchSpace, load_dataset
 
     data = load_dataset(dataset)  # feature and class counts do not depend on the split seed
-    largest = build_model(SearchSpace().largest_genome(), data.n_features, data.n_classes, seed=0)
-    return reference_point(largest.param_counts()["total"], LOG10_COST_CAP)
+    largest = SearchSpace().largest_genome().trainable_params(data.n_features, data.n_classes)
+    return reference_point(largest, LOG10_COST_CAP)  # counted without torch: the web process never loads it
 
 
 def hypervolume(F: np.ndarray, ref: list[float], ideal: list[float] | None = None) -> float:

@@ -227,6 +227,10 @@ def test_reference_point_is_fixed_per_dataset_and_makes_hypervolumes_comparable(
     assert run_reference_point(a, [[0.1, 3.0, 50.0]]) == run_reference_point(b, [[0.1, 9.0, 500.0]]) == ref
     assert dataset_reference_point("wine") != ref and objective_space("iris") != objective_space("wine")
     # two runs' fronts on the shared point: the dominating front has the larger hypervolume
+    largest = SearchSpace().largest_genome()
+    assert ref[2] == pytest.approx(1.1 * build_model(largest, 4, 3, seed=0).param_counts()["total"] + 1)
+    for g in (largest, Genome(n_qubits=3, head="mlp", pre_widths=(8, 4), freeze_pre=True), Genome(encoding="amplitude")):
+        assert g.trainable_params(16, 10) == build_model(g, 16, 10, seed=0).param_counts()["total"]
     front_a = np.array([[0.2, 4.0, 100.0], [0.4, 3.5, 60.0]])
     front_b = front_a + [0.05, 0.2, 10.0]
     assert hypervolume(front_a, ref) > hypervolume(front_b, ref) > 0

@@ -84,6 +84,20 @@ class Genome:
     def n_quantum_params(self) -> int:
         return self.n_layers * len(self.rotations) * self.n_qubits
 
+    def trainable_params(self, n_features: int, n_classes: int) -> int:
+        """Trainable parameters of the model this genome builds (``HQNN.param_counts()["total"]``), counted
+        without torch: pre-layers (unless frozen), circuit weights, head."""
+        count, width = 0, n_features
+        for w in (*self.pre_widths, self.encoder_width):
+            count += width * w + w
+            width = w
+        if self.freeze_pre:
+            count = 0
+        count += self.n_quantum_params
+        if self.head == "mlp":
+            return count + self.n_qubits * 16 + 16 + 16 * n_classes + n_classes
+        return count + self.n_qubits * n_classes + n_classes
+
     def to_dict(self) -> dict[str, Any]:
         """``freeze_pre`` appears only when true, so the keys of genomes with a trained pre-layer (the default,
         and every genome stored before the option existed) stay what they were."""
