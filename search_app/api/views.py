@@ -81,7 +81,7 @@ class ParetoView(APIView):
         run = selectors.run_get(request.user, pk)
         front = CandidateSerializer(selectors.front(run), many=True).data
         return Response({"run": run.pk, "status": run.status, "generation": run.generation,
-                         "hypervolume": run.hypervolume, "objectives": ["1 - accuracy", "log10 C_total [s]",
+                         "hypervolume": run.hypervolume, "objectives": ["1 - validation accuracy", "log10 C_total [s]",
                                                                         "trainable parameters"],
                          "front": front})
 
