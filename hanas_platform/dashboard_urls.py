@@ -32,5 +32,5 @@ urlpatterns = [
     path("searches/<int:pk>/", page(search_pages.search_detail), name="dashboard-search-detail"),
     path("leaderboards/architectures/", page(search_pages.architecture_leaderboard),
          name="dashboard-leaderboard-architectures"),
-    path("alerts/", drift_pages.alert_list, name="dashboard-alerts"),
+    path("alerts/", page(drift_pages.alert_list), name="dashboard-alerts"),
 ]

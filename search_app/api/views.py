@@ -98,7 +98,7 @@ class ParetoView(APIView):
         run = selectors.run_get(request.user, pk)
         front = CandidateSerializer(selectors.front(run), many=True).data
         return Response({"run": run.pk, "status": run.status, "generation": run.generation,
-                         "hypervolume": run.hypervolume, "objectives": ["1 - accuracy", "log10 C_total [s]",
+                         "hypervolume": run.hypervolume, "objectives": ["1 - validation accuracy", "log10 C_total [s]",
                                                                         "trainable parameters"],
                          "front": front})
 
@@ -117,20 +117,28 @@ class CancelView(APIView):
 
 class CompareView(APIView):
     @extend_schema(parameters=[OpenApiParameter("other", OpenApiTypes.INT, required=True)],
-                   responses=response_doc("CompareRuns", runs="list: per run {run, name, dataset, backend, "
-                                          "snapshot_calibrated_at, hypervolume, front: its Pareto candidates}"))
+                   responses=response_doc("CompareRuns", comparable="bool: both runs in one objective space (dataset, "
+                                          "objectives, cost-model versions)", reason="why not comparable, or null",
+                                          reference_point="the shared hypervolume reference point, or null",
+                                          runs="list: per run {run, name, dataset, backend, snapshot_calibrated_at, "
+                                          "objective_space, reference_point, hypervolume (of its front against "
+                                          "reference_point), front: its Pareto candidates}"))
     def get(self, request, pk):
         other_id = request.query_params.get("other")
         if not other_id:
             raise InputError("give ?other=<run id> to compare with", field="other")
         runs = [selectors.run_get(request.user, pk), selectors.run_get(request.user, other_id)]
+        cmp = selectors.compare_runs(runs)
         sides = []
-        for run in runs:
+        for side in cmp["sides"]:
+            run = side["run"]
             sides.append({"run": run.pk, "name": run.name, "dataset": run.dataset, "backend": run.backend_name,
                           "snapshot_calibrated_at": run.snapshot_calibrated_at,
-                          "hypervolume": run.hypervolume[-1] if run.hypervolume else None,
-                          "front": CandidateBriefSerializer(selectors.front(run), many=True).data})
-        return Response({"runs": sides})
+                          "objective_space": side["objective_space"], "reference_point": side["reference_point"],
+                          "hypervolume": side["hypervolume"],
+                          "front": CandidateBriefSerializer(side["front"], many=True).data})
+        return Response({"comparable": cmp["comparable"], "reason": cmp["reason"],
+                         "reference_point": cmp["reference_point"], "runs": sides})
 
 
 class ArchitectureLeaderboard(APIView):
@@ -138,12 +146,17 @@ class ArchitectureLeaderboard(APIView):
         OpenApiParameter("dataset", OpenApiTypes.STR), OpenApiParameter("backend", OpenApiTypes.STR),
         OpenApiParameter("budget_s", OpenApiTypes.FLOAT, description="cost budget for the accuracy ranking"),
         OpenApiParameter("accuracy_floor", OpenApiTypes.FLOAT, description="floor for the cost ranking"),
-        OpenApiParameter("limit", OpenApiTypes.INT)],
+        OpenApiParameter("limit", OpenApiTypes.INT, description="per dataset group"),
+        OpenApiParameter("include_failed", OpenApiTypes.BOOL, description="also failed and cancelled runs")],
         responses=response_doc("ArchitectureLeaderboard",
-                               most_accurate_within_budget="list: candidates, most accurate first",
-                               cheapest_above_accuracy_floor="list: candidates, cheapest first",
-                               hypervolume_by_run="list: {run, name, dataset, backend, generations, hypervolume, "
-                                                  "status}, largest first"))
+                               groups="list: one per objective space (dataset, cost model), by dataset: {dataset, "
+                                      "objective_space, reference_point, runs, and the three lists below}",
+                               most_accurate_within_budget="list: candidates, most accurate (validation) first "
+                                                           "within each dataset group; groups concatenated",
+                               cheapest_above_accuracy_floor="list: candidates, cheapest first within each group",
+                               hypervolume_by_run="list: {run, name, dataset, backend, generations, hypervolume "
+                                                  "(against the group's reference point), status, "
+                                                  "objective_space}, largest first within each group"))
     def get(self, request):
         q = request.query_params
 
@@ -159,10 +172,22 @@ class ArchitectureLeaderboard(APIView):
             return value
 
         limit = number("limit", int) or 20
+        include_failed = (q.get("include_failed") or "false").lower()
+        if include_failed not in ("true", "false", "1", "0"):
+            raise InputError("include_failed must be true or false", field="include_failed")
         board = selectors.architecture_leaderboard(
             request.user, dataset=q.get("dataset") or None, backend=q.get("backend") or None,
-            budget_s=number("budget_s"), accuracy_floor=number("accuracy_floor"), limit=min(max(limit, 1), 100))
+            budget_s=number("budget_s"), accuracy_floor=number("accuracy_floor"), limit=min(max(limit, 1), 100),
+            include_failed=include_failed in ("true", "1"))
+        groups = [{"dataset": g["dataset"], "objective_space": g["objective_space"],
+                   "reference_point": g["reference_point"], "runs": g["runs"],
+                   "most_accurate_within_budget": CandidateBriefSerializer(g["most_accurate_within_budget"],
+                                                                           many=True).data,
+                   "cheapest_above_accuracy_floor": CandidateBriefSerializer(g["cheapest_above_accuracy_floor"],
+                                                                             many=True).data,
+                   "hypervolume_by_run": g["hypervolume_by_run"]} for g in board["groups"]]
         return Response({
+            "groups": groups,
             "most_accurate_within_budget": CandidateBriefSerializer(board["most_accurate_within_budget"],
                                                                     many=True).data,
             "cheapest_above_accuracy_floor": CandidateBriefSerializer(board["cheapest_above_accuracy_floor"],

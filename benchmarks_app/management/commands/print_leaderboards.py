@@ -55,10 +55,10 @@ class Command(BaseCommand):
         except ImportError:  # pragma: no cover
             return
         board = search_selectors.architecture_leaderboard(None, limit=top)
-        self.stdout.write(self.style.MIGRATE_HEADING("Architectures (public search runs): most accurate"))
+        self.stdout.write(self.style.MIGRATE_HEADING("Architectures (public search runs, by dataset): most accurate (validation)"))
         for c in board["most_accurate_within_budget"]:
             g = c.genome
-            self.stdout.write(f"  acc {c.accuracy:.3f}  C_total {_f(c.c_total_s)} s  params {c.params_total:5d}  "
+            self.stdout.write(f"  val acc {c.accuracy:.3f}  C_total {_f(c.c_total_s)} s  params {c.params_total:5d}  "
                               f"{c.run.dataset} on {c.run.backend_name}: {g['n_qubits']}q x{g['n_layers']} "
                               f"{g['encoding']} {g['entangler']}")
         self.stdout.write(self.style.MIGRATE_HEADING("Architectures: front hypervolume per run"))
