@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from .errors import ConfigError, dataclass_fields
@@ -134,6 +134,12 @@ class ExecutionProfile:
     def predict_job(self, circuits: Iterable[CircuitTerms]) -> float:
         feats, shot_time = job_features(circuits)
         return shot_time + math.fsum(getattr(self, TERMS[t][0]) * v for t, v in feats.items())
+
+    def circuit_overhead(self, circuit: CircuitTerms) -> float:
+        """Seconds one execution of ``circuit`` adds to a job beyond its shots' own time S T_shot (the per-circuit
+        overhead terms; not the per-job one)."""
+        values = replace(circuit, count=1).term_values()
+        return math.fsum(getattr(self, TERMS[t][0]) * v for t, v in values.items())
 
     def predict_report(self, report: Mapping[str, Any], shots: int | None = None, n_circuits: int = 1) -> float:
         """Wall-clock of a job running the report's circuit ``n_circuits`` times, from the stored terms."""

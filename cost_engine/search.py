@@ -302,7 +302,7 @@ def evaluate_genome(genome, config: SearchConfig, calibration, dataset=None, com
     cost = training_cost(genome, n_train=len(dataset.y_train), epochs=config.epochs, shots=config.shots,
                          quantum_report=report, device_profile=profile or get_profile(config.device_profile),
                          n_features=dataset.x_train.shape[1], n_classes=dataset.n_classes,
-                         batch_size=config.batch_size,
+                         batch_size=config.batch_size, execution_profile=execution_profile,
                          max_circuits_per_job=getattr(calibration, "max_experiments", None))
     counts = result.param_counts
     F, G = objectives(result.val_accuracy, cost.get("c_total_s"), counts["total"])

@@ -33,7 +33,7 @@ def training_cost(genome, n_train: int, epochs: int, shots: int, quantum_report:
     C_total = C_Q + C_C and the FLOPs-only view. Executions = epochs x n_train x N_eval, with N_eval from the
     model's autograd graph (parameter_shift.shift_terms)."""
     from .classical import classical_cost, simulation_flops_per_sample
-    from .execution import DEFAULT_PROFILE
+    from .execution import DEFAULT_PROFILE, CircuitTerms
     from .hqnn.model import build_model
     from .parameter_shift import shift_terms
 
@@ -53,8 +53,11 @@ def training_cost(genome, n_train: int, epochs: int, shots: int, quantum_report:
     t_eff = quantum_report.get("t_eff_s")
     n_instr = int(quantum_report.get("n_instructions") or 0)
     unrunnable = bool(quantum_report.get("zero_survival")) or shots_total is None
-    per_circuit = None if unrunnable else (profile.c_circuit_s + n_instr * profile.c_instruction_s
-                                           + shots_total * t_shot)
+    # every per-circuit term of the profile (a fitted one may use more than c_circuit and c_instruction), with
+    # the shots actually needed (S_total) wherever shots enter
+    per_circuit = None if unrunnable else (
+        profile.circuit_overhead(CircuitTerms.from_report(quantum_report, shots=max(1, round(shots_total))))
+        + shots_total * t_shot)
     job_overhead = plan["jobs"] * profile.c_job_s
     c_q_wall = None if unrunnable else job_overhead + executions * per_circuit
     c_q_paper = None if t_eff is None else executions * shots * t_eff

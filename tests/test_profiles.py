@@ -564,6 +564,11 @@ def test_search_config_takes_an_execution_profile(backends, api_client, user):
     assert plain.quantum["execution_profile"]["name"] == "ibm-default"
     assert profiled.quantum["execution_profile"]["name"] == "searchlab"
     assert profiled.quantum["wallclock_s"] > plain.quantum["wallclock_s"] + 6
+    # and the search's C_Q: 9 s per job instead of 2, 2 ms per instruction per circuit execution
+    assert profiled.cost["execution_profile"]["name"] == "searchlab"
+    jobs, executions = plain.cost["jobs"], plain.cost["circuit_executions"]
+    extra = jobs * (9.0 - 2.0) + executions * plain.quantum["n_instructions"] * 2e-3
+    assert profiled.cost["c_q_wallclock_s"] == pytest.approx(plain.cost["c_q_wallclock_s"] + extra, rel=0.05)
 
 
 def test_estimate_list_names_and_applies_the_profile(backends, api_client, user):
