@@ -42,13 +42,30 @@ class InputError(ValueError):
             self.status_code = status_code
 
 
+def no_markup(data):
+    """Error bodies never echo raw markup: ``<``, ``>`` and ``&`` of any text (and key) are HTML-escaped, so a
+    name like ``<script>`` given in a request comes back as ``&lt;script&gt;``."""
+    import html
+
+    if isinstance(data, str):
+        return html.escape(data, quote=False)
+    if isinstance(data, dict):
+        return {no_markup(k) if isinstance(k, str) else k: no_markup(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [no_markup(v) for v in data]
+    return data
+
+
 def exception_handler(exc, context):
     if isinstance(exc, InputError):
         body = {"detail": str(exc)}
         if exc.field:
             body = {exc.field: [str(exc)], "detail": str(exc)}
-        return Response(body, status=exc.status_code)
-    return drf_exception_handler(exc, context)
+        return Response(no_markup(body), status=exc.status_code)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, (dict, list, str)):
+        response.data = no_markup(response.data)
+    return response
 
 
 def _check_database() -> dict:

@@ -64,7 +64,7 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
         raise InputError(f"you are not a member of team {team.name!r}", field="team")
     _check_dataset(cfg)
     try:
-        snapshot = bench_selectors.snapshot_for(cfg.backend, cfg.snapshot)
+        snapshot = bench_selectors.snapshot_for(cfg.backend, cfg.snapshot, user=owner)
     except CostEngineError as exc:
         raise InputError(str(exc), field="config.backend" if exc.field in (None, "backend") else
                          f"config.{exc.field}") from exc

@@ -23,11 +23,15 @@ SUMMARY_FIELDS = list(SUMMARY_FLOAT_FIELDS + SUMMARY_INT_FIELDS)
 
 class SnapshotSummarySerializer(serializers.ModelSerializer):
     backend = serializers.CharField(source="backend.name", read_only=True)
+    uploader = serializers.CharField(source="uploader.username", read_only=True, allow_null=True, default=None,
+                                     help_text="who uploaded it (null for ingests)")
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True, default=None,
+                                 help_text="the team a team-visible upload is shared with")
 
     class Meta:
         model = CalibrationSnapshot
-        fields = ["id", "backend", "calibrated_at", "ingested_at", "source", "content_hash", "dt_s",
-                  "rep_delay_s", "quality_flags"] + SUMMARY_FIELDS
+        fields = ["id", "backend", "calibrated_at", "ingested_at", "source", "source_kind", "uploader", "team",
+                  "visibility", "hidden", "content_hash", "dt_s", "rep_delay_s", "quality_flags"] + SUMMARY_FIELDS
 
 
 class SnapshotDetailSerializer(SnapshotSummarySerializer):
@@ -50,9 +54,10 @@ class BackendSerializer(serializers.ModelSerializer):
                   "latest_snapshot"]
 
     def get_latest_snapshot(self, backend) -> dict | None:
-        from ..selectors import latest_summary
+        from ..selectors import ALL, latest_summary
 
-        snap = latest_summary(backend)
+        request = self.context.get("request")
+        snap = latest_summary(backend, request.user if request is not None else ALL)
         return SnapshotSummarySerializer(snap).data if snap else None
 
 

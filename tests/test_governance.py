@@ -1,0 +1,172 @@
+"""Governance (issue 17, item 8): snapshot provenance and visibility (uploads by non-staff are their team's
+until staff promote them; hidden/deleted snapshots drop out of "latest" and leaderboards), strict backend names
+from uploads, error texts without raw markup, search datasets restricted to bundled names or uploaded ids, and
+per-owner circuit aliases."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from cost_engine.calibration import load_fake_calibration
+
+BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+
+
+def _client(user=None):
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def people(db):
+    User = get_user_model()
+    red, blue = Group.objects.create(name="red"), Group.objects.create(name="blue")
+    bob = User.objects.create_user("bob", password="pw-bob-12345")
+    carol = User.objects.create_user("carol", password="pw-carol-12345")
+    alice = User.objects.create_user("alice", password="pw-alice-12345")
+    staff = User.objects.create_user("root", password="pw-root-12345", is_staff=True)
+    bob.groups.add(red)
+    carol.groups.add(red)
+    alice.groups.add(blue)
+    return {"bob": bob, "carol": carol, "alice": alice, "staff": staff, "red": red}
+
+
+def _synthetic_lima(days_ahead=3650, scale=0.5):
+    """Fake lima moved ten years ahead with halved T1: a synthetic upload that would be "latest"."""
+    cal = load_fake_calibration("lima")
+    qubits = tuple(dataclasses.replace(q, t1_s=q.t1_s * scale) for q in cal.qubits)
+    return dataclasses.replace(cal, qubits=qubits, source="upload",
+                               calibrated_at=cal.calibrated_at + dt.timedelta(days=days_ahead))
+
+
+@pytest.fixture
+def lima(people):
+    from benchmarks_app import services
+
+    services.ingest_fake(["lima"])
+    from benchmarks_app.models import CalibrationSnapshot
+
+    return CalibrationSnapshot.objects.get(backend__name="ibmq_lima")
+
+
+def _latest_id(client, name="ibmq_lima"):
+    r = client.get(f"/api/backends/{name}/")
+    assert r.status_code == 200, r.content
+    return r.json()["latest_snapshot"]["id"]
+
+
+@pytest.mark.smoke
+def test_upload_by_non_staff_is_team_only_until_promoted_and_drops_out_when_hidden(lima, people):
+    from benchmarks_app.models import CalibrationSnapshot
+
+    bob, carol, alice, staff = (_client(people[k]) for k in ("bob", "carol", "alice", "staff"))
+    r = bob.post("/api/calibrations/upload/", _synthetic_lima().to_dict(), format="json")
+    assert r.status_code == 201, r.content
+    up = r.json()
+    assert (up["uploader"], up["source_kind"], up["visibility"], up["team"]) == ("bob", "upload", "team", "red")
+    ingested = CalibrationSnapshot.objects.get(pk=lima.pk)
+    assert (ingested.uploader, ingested.source_kind, ingested.visibility) == (None, "fake", "public")
+
+    # the synthetic upload is "latest" for its team only; everyone else keeps the ingested snapshot
+    assert _latest_id(bob) == _latest_id(carol) == up["id"]
+    assert _latest_id(alice) == _latest_id(_client()) == lima.pk
+    assert [s["id"] for s in alice.get("/api/backends/ibmq_lima/snapshots/").json()["results"]] == [lima.pk]
+    assert alice.get(f"/api/backends/ibmq_lima/snapshots/{up['id']}/").status_code == 404
+    assert len(alice.get("/api/backends/ibmq_lima/trends/?metric=t1_median").json()["points"]) == 1
+    assert alice.get("/api/backends/").json()["results"][0]["snapshot_count"] == 1
+
+    # estimates on "latest" and the circuit leaderboard follow the caller's view
+    est_alice = alice.post("/api/estimates/", {"qasm": BELL, "backend": "ibmq_lima"}, format="json").json()
+    est_bob = bob.post("/api/estimates/", {"qasm": BELL, "backend": "ibmq_lima"}, format="json").json()
+    assert (est_alice["snapshot"], est_bob["snapshot"]) == (lima.pk, up["id"])
+    assert alice.get("/api/leaderboards/circuits/?backend=ibmq_lima").json()["snapshot_id"] == lima.pk
+    board = alice.get(f"/api/leaderboards/backends/?circuit={est_alice['circuit']}").json()
+    assert [row["snapshot_id"] for row in board["rows"]] == [lima.pk]
+    assert {e["id"] for e in alice.get("/api/estimates/").json()["results"]} == {est_alice["id"]}
+    assert alice.get(f"/api/estimates/{est_bob['id']}/").status_code == 404
+
+    # only staff promote; then everyone sees it
+    assert bob.post(f"/api/backends/ibmq_lima/snapshots/{up['id']}/promote/").status_code == 403
+    assert alice.post(f"/api/backends/ibmq_lima/snapshots/{up['id']}/hide/").status_code == 404
+    r = staff.post(f"/api/backends/ibmq_lima/snapshots/{up['id']}/promote/")
+    assert r.status_code == 200 and r.json()["visibility"] == "public"
+    assert _latest_id(alice) == up["id"]
+
+    # a teammate may not hide it; the uploader may, and it drops out for everyone else
+    assert carol.post(f"/api/backends/ibmq_lima/snapshots/{up['id']}/hide/").status_code == 403
+    r = bob.post(f"/api/backends/ibmq_lima/snapshots/{up['id']}/hide/", {"hidden": True}, format="json")
+    assert r.status_code == 200 and r.json()["hidden"] is True
+    assert _latest_id(alice) == _latest_id(carol) == lima.pk
+    assert alice.get(f"/api/leaderboards/backends/?circuit={est_alice['circuit']}").json()["rows"][0][
+        "snapshot_id"] == lima.pk
+    assert _latest_id(bob) == _latest_id(staff) == up["id"]
+
+    # delete: staff or the uploader only; estimates go with it
+    assert carol.delete(f"/api/backends/ibmq_lima/snapshots/{up['id']}/").status_code == 404  # hidden from her
+    assert alice.delete(f"/api/backends/ibmq_lima/snapshots/{lima.pk}/").status_code == 403
+    assert bob.delete(f"/api/backends/ibmq_lima/snapshots/{up['id']}/").status_code == 204
+    assert not CalibrationSnapshot.objects.filter(pk=up["id"]).exists()
+    assert _latest_id(bob) == lima.pk
+
+
+@pytest.mark.smoke
+def test_upload_of_a_new_backend_is_invisible_outside_the_team_and_cannot_change_a_public_backend(lima, people):
+    from benchmarks_app.models import Backend
+
+    bob, alice = _client(people["bob"]), _client(people["alice"])
+    own = dataclasses.replace(_synthetic_lima(), backend_name="red_device")
+    assert bob.post("/api/calibrations/upload/", own.to_dict(), format="json").status_code == 201
+    assert bob.get("/api/backends/red_device/").status_code == 200
+    assert alice.get("/api/backends/red_device/").status_code == 404
+    assert [b["name"] for b in alice.get("/api/backends/").json()["results"]] == ["ibmq_lima"]
+    assert "red_device" not in alice.get("/api/backends/nope/").json()["detail"]
+
+    # a restricted upload under a public name with other structure leaves the shared backend's facts alone
+    before = Backend.objects.get(name="ibmq_lima").coupling_map
+    cal = _synthetic_lima(days_ahead=4000)
+    wider = dataclasses.replace(cal, coupling_map=tuple(cal.coupling_map) + ((0, 4), (4, 0)))
+    assert bob.post("/api/calibrations/upload/", wider.to_dict(), format="json").status_code == 201
+    assert Backend.objects.get(name="ibmq_lima").coupling_map == before
+
+
+@pytest.mark.smoke
+def test_backend_names_from_uploads_are_strict_and_errors_never_echo_markup(people):
+    from benchmarks_app.models import Backend, CalibrationSnapshot
+
+    bob = _client(people["bob"])
+    for bad in ("<script>alert(1)</script>", "a b", "x" * 65, "fez/../../etc", ""):
+        body = dataclasses.replace(_synthetic_lima(), backend_name=bad).to_dict()
+        r = bob.post("/api/calibrations/upload/", body, format="json")
+        assert r.status_code == 400, (bad, r.content)
+        assert "backend_name" in r.json(), r.json()
+        assert "<" not in r.content.decode()
+    assert Backend.objects.count() == CalibrationSnapshot.objects.count() == 0
+    r = bob.get("/api/backends/<script>alert(1)/")
+    assert r.status_code == 404 and "<script>" not in r.content.decode() and "&lt;script&gt;" in r.json()["detail"]
+    r = bob.post("/api/estimates/", {"qasm": BELL, "backend": "x", "<b>bold</b>": 1}, format="json")
+    assert r.status_code == 400 and "<b>" not in r.content.decode()
+
+
+@pytest.mark.smoke
+def test_staff_uploads_are_public_and_a_public_ingest_of_restricted_data_makes_it_public(people):
+    from benchmarks_app import services
+
+    staff, alice = _client(people["staff"]), _client(people["alice"])
+    r = staff.post("/api/calibrations/upload/", _synthetic_lima().to_dict(), format="json")
+    assert r.status_code == 201 and r.json()["visibility"] == "public" and r.json()["uploader"] == "root"
+    assert _latest_id(alice) == r.json()["id"]
+
+    # bob uploads the fake quito data before it is ingested: the ingest must not stay hidden behind his copy
+    bob = _client(people["bob"])
+    quito = load_fake_calibration("quito")
+    assert bob.post("/api/calibrations/upload/", quito.to_dict(), format="json").json()["visibility"] == "team"
+    assert alice.get("/api/backends/ibmq_quito/").status_code == 404
+    services.ingest_fake(["quito"])
+    assert alice.get("/api/backends/ibmq_quito/").status_code == 200
