@@ -286,6 +286,27 @@ def visible_estimates(user=ALL):
     return CostEstimate.objects.all() if cond is None else CostEstimate.objects.filter(cond)
 
 
+def circuit_aliases(user, circuit_ids=None) -> dict:
+    """circuit id -> (name, tags) the user gave that circuit (their alias); empty for anonymous callers."""
+    from .models import CircuitAlias
+
+    if user is None or user is ALL or not user.is_authenticated:
+        return {}
+    qs = CircuitAlias.objects.filter(owner=user)
+    if circuit_ids is not None:
+        qs = qs.filter(circuit_id__in=list(circuit_ids))
+    return {cid: (name, tags) for cid, name, tags in qs.values_list("circuit_id", "name", "tags")}
+
+
+def apply_aliases(rows: list[dict], user, key: str = "circuit", name_key: str = "circuit_name") -> list[dict]:
+    """Rows naming circuits show the caller's own name for them."""
+    aliases = circuit_aliases(user, {r[key] for r in rows if r.get(key) is not None})
+    for row in rows:
+        if row.get(key) in aliases:
+            row[name_key] = aliases[row[key]][0] or row[name_key]
+    return rows
+
+
 def circuit_get(circuit_id):
     from .models import Circuit
 

@@ -366,9 +366,28 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
                 else None, "is_reference": is_reference}
     try:
         with transaction.atomic():
-            return Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
+            circuit, created = Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
     except IntegrityError:
-        return Circuit.objects.get(content_hash=digest), False
+        circuit, created = Circuit.objects.get(content_hash=digest), False
+    circuit_alias_set(circuit, owner, name=(name or qc.name or "")[:200] if (name or created) else None,
+                      tags=tags)
+    return circuit, created
+
+
+def circuit_alias_set(circuit, owner, *, name=None, tags=None):
+    """The owner's own name and tags for a circuit (deduplicated circuits are shared; names and tags are not).
+    ``None`` keeps what the owner gave before (a first alias starts from the circuit's name and tags)."""
+    from .models import CircuitAlias
+
+    if not getattr(owner, "pk", None):
+        return None
+    alias, made = CircuitAlias.objects.get_or_create(circuit=circuit, owner=owner, defaults={
+        "name": circuit.name if name is None else name, "tags": list(circuit.tags if tags is None else tags)})
+    if not made and (name is not None or tags is not None):
+        alias.name = alias.name if name is None else name
+        alias.tags = alias.tags if tags is None else list(tags)
+        alias.save(update_fields=["name", "tags", "updated_at"])
+    return alias
 
 
 def cost_option_names() -> tuple[str, ...]:

@@ -170,3 +170,30 @@ def test_staff_uploads_are_public_and_a_public_ingest_of_restricted_data_makes_i
     assert alice.get("/api/backends/ibmq_quito/").status_code == 404
     services.ingest_fake(["quito"])
     assert alice.get("/api/backends/ibmq_quito/").status_code == 200
+
+
+@pytest.mark.smoke
+def test_a_deduplicated_circuit_keeps_each_owners_name_and_tags(lima, people):
+    bob, alice = _client(people["bob"]), _client(people["alice"])
+    r1 = bob.post("/api/circuits/", {"qasm": BELL, "name": "bob-bell", "tags": ["mine"]}, format="json")
+    r2 = alice.post("/api/circuits/", {"qasm": BELL, "name": "alice-bell", "tags": ["entangler", "demo"]},
+                    format="json")
+    assert (r1.status_code, r2.status_code) == (201, 200)
+    cid = r1.json()["id"]
+    assert r2.json()["id"] == cid
+    assert (r1.json()["name"], r1.json()["tags"]) == ("bob-bell", ["mine"])
+    assert (r2.json()["name"], r2.json()["tags"]) == ("alice-bell", ["entangler", "demo"])
+    assert bob.get(f"/api/circuits/{cid}/").json()["name"] == "bob-bell"
+    got = alice.get(f"/api/circuits/{cid}/").json()
+    assert (got["name"], got["tags"]) == ("alice-bell", ["entangler", "demo"])
+    assert [c["name"] for c in alice.get("/api/circuits/").json()["results"]] == ["alice-bell"]
+
+    est = alice.post("/api/estimates/", {"circuit": cid, "backend": "ibmq_lima"}, format="json").json()
+    assert est["circuit_name"] == "alice-bell"
+    assert bob.get(f"/api/estimates/{est['id']}/").json()["circuit_name"] == "bob-bell"
+    assert [e["circuit_name"] for e in bob.get("/api/estimates/").json()["results"]] == ["bob-bell"]
+    assert alice.get("/api/leaderboards/circuits/?backend=ibmq_lima").json()["rows"][0]["circuit_name"] == "alice-bell"
+    assert bob.get(f"/api/leaderboards/backends/?circuit={cid}").json()["circuit_name"] == "bob-bell"
+    # a user who never posted it sees the first poster's name
+    carol = _client(people["carol"])
+    assert carol.get(f"/api/circuits/{cid}/").json()["name"] == "bob-bell"

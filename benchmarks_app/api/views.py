@@ -431,9 +431,12 @@ class BackendLeaderboard(APIView):
         options, version = _options_from_query(request.query_params, ("circuit", "metric"))
         board = selectors.backend_leaderboard(circuit, request.query_params.get("metric"), options.options_hash(),
                                               version, user=request.user)
-        return Response({"circuit": circuit.pk, "circuit_name": circuit.name, "metric": board["metric"],
+        rows = selectors.apply_aliases(board["rows"], request.user)
+        alias = selectors.circuit_aliases(request.user, [circuit.pk]).get(circuit.pk)
+        return Response({"circuit": circuit.pk, "circuit_name": alias[0] if alias and alias[0] else circuit.name,
+                         "metric": board["metric"],
                          "higher_is_better": board["higher_is_better"], "options": options.to_dict(),
-                         "rows": board["rows"], "unrunnable": board["unrunnable"],
+                         "rows": rows, "unrunnable": board["unrunnable"],
                          "not_estimated": board["not_estimated"], "too_small": board["too_small"]})
 
 
@@ -455,7 +458,8 @@ class CircuitLeaderboard(APIView):
                                               version)
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
                          "higher_is_better": board["higher_is_better"],
-                         "rows": board["rows"], "unrunnable": board["unrunnable"]})
+                         "rows": selectors.apply_aliases(board["rows"], request.user),
+                         "unrunnable": selectors.apply_aliases(board["unrunnable"], request.user)})
 
 
 COST_TREND_DOC = response_doc(
