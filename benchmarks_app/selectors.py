@@ -71,8 +71,12 @@ def name_candidates(name: str) -> list[str]:
 
 def backend_get(name: str, user=ALL) -> Backend:
     candidates = name_candidates(str(name))
-    found = {b.name: b for b in _visible_backends(Backend.objects.filter(name__in=candidates), user)}
-    for candidate in candidates:  # one query, first candidate wins
+    found = {b.name: b for b in Backend.objects.filter(name__in=candidates)}
+    if found and snapshot_visibility_q(user) is not None:  # a second query that reads no backend row
+        seen = set(visible_snapshots(user).filter(backend__in=list(found.values()))
+                   .values_list("backend_id", flat=True).distinct())
+        found = {n: b for n, b in found.items() if b.pk in seen}
+    for candidate in candidates:  # first candidate wins
         if candidate in found:
             found[candidate].viewer = user
             return found[candidate]
@@ -298,9 +302,23 @@ def circuit_aliases(user, circuit_ids=None) -> dict:
     return {cid: (name, tags) for cid, name, tags in qs.values_list("circuit_id", "name", "tags")}
 
 
-def apply_aliases(rows: list[dict], user, key: str = "circuit", name_key: str = "circuit_name") -> list[dict]:
-    """Rows naming circuits show the caller's own name for them."""
-    aliases = circuit_aliases(user, {r[key] for r in rows if r.get(key) is not None})
+def with_alias(qs, user):
+    """Estimate/refusal rows annotated with ``alias_name``: the caller's own name for the row's circuit."""
+    from django.db.models import OuterRef, Subquery
+
+    from .models import CircuitAlias
+
+    if user is None or user is ALL or not user.is_authenticated:
+        return qs
+    return qs.annotate(alias_name=Subquery(CircuitAlias.objects.filter(circuit=OuterRef("circuit_id"), owner=user)
+                                           .values("name")[:1]))
+
+
+def apply_aliases(rows: list[dict], user, key: str = "circuit", name_key: str = "circuit_name",
+                  aliases: dict | None = None) -> list[dict]:
+    """Rows naming circuits show the caller's own name for them (``aliases``: already loaded ones)."""
+    if aliases is None:
+        aliases = circuit_aliases(user, {r[key] for r in rows if r.get(key) is not None})
     for row in rows:
         if row.get(key) in aliases:
             row[name_key] = aliases[row[key]][0] or row[name_key]
@@ -344,7 +362,8 @@ def board_row(est, metric: str) -> dict:
     value = getattr(est, metric)
     reason = ZERO_SURVIVAL_REASON if est.zero_survival else None
     return {"rank": None, "backend": est.backend.name, "processor_family": est.backend.processor_family,
-            "circuit": est.circuit_id, "circuit_name": est.circuit.name, "snapshot_id": est.snapshot_id,
+            "circuit": est.circuit_id, "circuit_name": getattr(est, "alias_name", None) or est.circuit.name,
+            "snapshot_id": est.snapshot_id,
             "snapshot_calibrated_at": est.snapshot_calibrated_at, "value": None if reason else value,
             "estimate": est.pk, "zero_survival": est.zero_survival, "wallclock_s": est.wallclock_s,
             "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps, "runnable": reason is None,
@@ -355,7 +374,8 @@ def board_row(est, metric: str) -> dict:
 def refusal_row(ref) -> dict:
     """A leaderboard row of a stored refusal: unrunnable, with the cost engine's reason."""
     return {"rank": None, "backend": ref.backend.name, "processor_family": ref.backend.processor_family,
-            "circuit": ref.circuit_id, "circuit_name": ref.circuit.name, "snapshot_id": ref.snapshot_id,
+            "circuit": ref.circuit_id, "circuit_name": getattr(ref, "alias_name", None) or ref.circuit.name,
+            "snapshot_id": ref.snapshot_id,
             "snapshot_calibrated_at": ref.snapshot_calibrated_at, "value": None, "estimate": None,
             "zero_survival": False, "wallclock_s": None, "t_eff_s": None, "log_esp": None, "n_swaps": None,
             "runnable": False, "unrunnable_reason": ref.reason, "note": None}
@@ -383,10 +403,11 @@ def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_ve
     metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
     latest = latest_snapshot_ids(user)
     key = {"snapshot_id__in": latest.values(), "options_hash": options_hash, "model_version": model_version}
-    ests = list(CostEstimate.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
-                .defer(*ESTIMATE_ROW_DEFER))
-    refusals = list(EstimateRefusal.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
-                    .defer("options", "circuit__qasm", *BACKEND_BULKY))
+    ests = list(with_alias(CostEstimate.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
+                           .defer(*ESTIMATE_ROW_DEFER), user))
+    refusals = list(with_alias(EstimateRefusal.objects.filter(circuit=circuit, **key)
+                               .select_related("backend", "circuit")
+                               .defer("options", "circuit__qasm", *BACKEND_BULKY), user))
     rows = _ranked_rows(ests, refusals, metric, key=lambda r: r["backend"])
     have = {r.backend_id for r in ests} | {r.backend_id for r in refusals}
     missing = Backend.objects.filter(pk__in=[b for b in latest if b not in have])
@@ -403,12 +424,12 @@ def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_ve
     from .models import CostEstimate, EstimateRefusal
 
     metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
-    latest = latest_snapshot(backend, user)
-    snapshot_id = latest.pk if latest else None
+    snapshot_id = _snapshots(backend, user).order_by("-calibrated_at", "-id").values_list("pk", flat=True).first()
     key = {"snapshot_id": snapshot_id, "options_hash": options_hash, "model_version": model_version}
-    ests = list(CostEstimate.objects.filter(**key).select_related("circuit", "backend").defer(*ESTIMATE_ROW_DEFER))
-    refusals = list(EstimateRefusal.objects.filter(**key).select_related("circuit", "backend")
-                    .defer("options", "circuit__qasm", *BACKEND_BULKY))
+    ests = list(with_alias(CostEstimate.objects.filter(**key).select_related("circuit", "backend")
+                           .defer(*ESTIMATE_ROW_DEFER), user))
+    refusals = list(with_alias(EstimateRefusal.objects.filter(**key).select_related("circuit", "backend")
+                               .defer("options", "circuit__qasm", *BACKEND_BULKY), user))
     rows = _ranked_rows(ests, refusals, metric, key=lambda r: (r["circuit_name"], r["circuit"]))
     return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "snapshot_id": snapshot_id,
             "rows": rows, "unrunnable": [{"circuit": r["circuit"], "circuit_name": r["circuit_name"],

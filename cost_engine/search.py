@@ -310,10 +310,11 @@ def run_local(config: SearchConfig, calibration, progress: Callable[[int, int, i
     return done, hv
 
 
-def run_reference_point(config: SearchConfig, first_generation_F: list[list[float]]) -> list[float]:
+def run_reference_point(config: SearchConfig, first_generation_F: list[list[float]], dataset=None) -> list[float]:
     from .hqnn import build_model, load_dataset
 
-    data = load_dataset(config.dataset, seed=config.seed, max_train_samples=config.max_train_samples)
+    data = dataset if dataset is not None else load_dataset(config.dataset, seed=config.seed,
+                                                            max_train_samples=config.max_train_samples)
     largest = build_model(config.search_space.largest_genome(), data.n_features, data.n_classes, seed=0)
     max_log_cost = max((f[1] for f in first_generation_F), default=10.0)
     return reference_point(largest.param_counts()["total"], max_log_cost)

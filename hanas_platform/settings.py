@@ -153,6 +153,10 @@ SPECTACULAR_SETTINGS = {
 HANAS_MAX_CIRCUIT_QUBITS = int(os.environ.get("HANAS_MAX_CIRCUIT_QUBITS", "156"))
 HANAS_MAX_CIRCUIT_GATES = int(os.environ.get("HANAS_MAX_CIRCUIT_GATES", "20000"))
 HANAS_MAX_CIRCUIT_BYTES = int(os.environ.get("HANAS_MAX_CIRCUIT_BYTES", str(512 * 1024)))
+# Datasets uploaded for searches (issue 17): size, columns and classes limits.
+HANAS_MAX_DATASET_BYTES = int(os.environ.get("HANAS_MAX_DATASET_BYTES", str(2 * 1024 * 1024)))
+HANAS_MAX_DATASET_COLUMNS = int(os.environ.get("HANAS_MAX_DATASET_COLUMNS", "1024"))
+HANAS_MAX_DATASET_CLASSES = int(os.environ.get("HANAS_MAX_DATASET_CLASSES", "100"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(32 * 1024 * 1024)))
 
 # --- i18n / static --------------------------------------------------------------------------------

@@ -431,7 +431,7 @@ class BackendLeaderboard(APIView):
         options, version = _options_from_query(request.query_params, ("circuit", "metric"))
         board = selectors.backend_leaderboard(circuit, request.query_params.get("metric"), options.options_hash(),
                                               version, user=request.user)
-        rows = selectors.apply_aliases(board["rows"], request.user)
+        rows = board["rows"]  # named by the caller's alias (selectors.with_alias)
         alias = selectors.circuit_aliases(request.user, [circuit.pk]).get(circuit.pk)
         return Response({"circuit": circuit.pk, "circuit_name": alias[0] if alias and alias[0] else circuit.name,
                          "metric": board["metric"],
@@ -458,8 +458,7 @@ class CircuitLeaderboard(APIView):
                                               version)
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
                          "higher_is_better": board["higher_is_better"],
-                         "rows": selectors.apply_aliases(board["rows"], request.user),
-                         "unrunnable": selectors.apply_aliases(board["unrunnable"], request.user)})
+                         "rows": board["rows"], "unrunnable": board["unrunnable"]})
 
 
 COST_TREND_DOC = response_doc(
