@@ -197,3 +197,105 @@ def test_a_deduplicated_circuit_keeps_each_owners_name_and_tags(lima, people):
     # a user who never posted it sees the first poster's name
     carol = _client(people["carol"])
     assert carol.get(f"/api/circuits/{cid}/").json()["name"] == "bob-bell"
+
+
+# ------------------------------------------------------------------------------- search datasets
+TINY_SEARCH = {"backend": "ibmq_lima", "space": {"min_qubits": 2, "max_qubits": 2, "max_layers": 1},
+               "population": 4, "generations": 1, "epochs": 1, "seed": 3}
+
+
+def _iris_csv(rows=None) -> bytes:
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    names = ["setosa", "versicolor", "virginica"]
+    lines = ["sepal_l,sepal_w,species,petal_l,petal_w"]  # the label in the middle, by name
+    for x, y in list(zip(data.data, data.target))[: rows or len(data.target)]:
+        lines.append(f"{x[0]},{x[1]},{names[y]},{x[2]},{x[3]}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _upload(client, raw, name="iris.csv", **fields):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post("/api/datasets/", {"file": SimpleUploadedFile(name, raw, content_type="text/csv"), **fields},
+                       format="multipart")
+
+
+@pytest.mark.smoke
+def test_search_dataset_is_a_bundled_name_or_a_visible_upload_never_a_server_path(lima, people, tmp_path):
+    from search_app.models import SearchRun
+
+    bob, alice = _client(people["bob"]), _client(people["alice"])
+    real = tmp_path / "exists.csv"
+    real.write_text("1,2,0\n" * 20)
+    answers = []
+    for path in (str(real), str(tmp_path / "missing.csv"), "/etc/passwd", "hanas_platform/settings.py", "../x.npz"):
+        r = bob.post("/api/searches/", {"config": {**TINY_SEARCH, "dataset": path}}, format="json")
+        assert r.status_code == 400 and "config.dataset" in r.json(), r.content
+        answers.append(r.json()["detail"])
+    assert len(set(answers)) == 1  # the answer does not tell which files exist
+    assert SearchRun.objects.count() == 0
+
+    r = _upload(bob, _iris_csv(), name="flowers", label="species")
+    assert r.status_code == 201, r.content
+    ds = r.json()
+    assert (ds["ref"], ds["team"], ds["n_samples"], ds["n_features"], ds["n_classes"], ds["label_column"]) == (
+        f"upload:{ds['id']}", "red", 150, 4, 3, "species")
+    assert ds["feature_names"] == ["sepal_l", "sepal_w", "petal_l", "petal_w"]
+    # visible to the team, not to others
+    assert _client(people["carol"]).get(f"/api/datasets/{ds['id']}/").status_code == 200
+    assert alice.get(f"/api/datasets/{ds['id']}/").status_code == 404
+    assert alice.get("/api/datasets/").json()["results"] == []
+    r = alice.post("/api/searches/", {"config": {**TINY_SEARCH, "dataset": ds["ref"]}}, format="json")
+    assert r.status_code == 400 and "config.dataset" in r.json()
+
+    # a search on it runs (eagerly here) and trains on the uploaded data
+    r = bob.post("/api/searches/", {"config": {**TINY_SEARCH, "dataset": ds["id"]}}, format="json")
+    assert r.status_code == 201, r.content
+    run = SearchRun.objects.get(pk=r.json()["id"])
+    assert run.dataset == ds["ref"]
+    from search_app import services
+
+    while True:  # the loop as the Celery tasks run it, in this process
+        state, todo = services.advance(run.pk)
+        if state not in ("dispatch", "redispatch", "again"):
+            break
+        for t in todo:
+            services.evaluate_and_record(run.pk, t["generation"], t["genome"])
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert run.candidates.count() >= 1 and all(0 <= c.accuracy <= 1 for c in run.candidates.all())
+    assert run.reference_point  # computed from the uploaded dataset's model size
+    # a dataset in use cannot be deleted; another user's never
+    assert alice.delete(f"/api/datasets/{ds['id']}/").status_code == 404
+    assert bob.delete(f"/api/datasets/{ds['id']}/").status_code == 409
+
+
+@pytest.mark.smoke
+def test_dataset_upload_limits_and_bad_files(people, settings):
+    from search_app.models import Dataset
+
+    bob = _client(people["bob"])
+    settings.HANAS_MAX_DATASET_BYTES = 1000
+    r = _upload(bob, _iris_csv())
+    assert r.status_code == 413 and "file" in r.json()
+    settings.HANAS_MAX_DATASET_BYTES = 2 * 1024 * 1024
+    cases = [
+        (b"a,b\n1,x\n", {}, "file"),  # too few samples
+        (_iris_csv(30), {"label": "colour"}, "label"),  # no such column
+        (_iris_csv(30), {"label": "9"}, "label"),  # index out of range
+        (_iris_csv(40), {}, "file"),  # default label: the last column (petal_w) -> 'species' is not a number
+        (b"\xff\xfe\x00bad", {}, "file"),
+        (_iris_csv(40).replace(b"5.1,", b"inf,", 1), {"label": "species"}, "file"),
+        (_iris_csv(40), {"label": "species", "colour": "red"}, "colour"),
+        (_iris_csv(40), {"label": "species", "team": "blue"}, "team"),  # not bob's team
+    ]
+    for raw, fields, field in cases:
+        r = _upload(bob, raw, **fields)
+        assert r.status_code == 400 and field in r.json(), (fields, r.content)
+    assert Dataset.objects.count() == 0
+    assert _client().get("/api/datasets/").status_code in (401, 403)
+    headerless = b"".join(f"{i % 7},{i % 3},{i % 2}\n".encode() for i in range(30))
+    r = _upload(bob, headerless)
+    assert r.status_code == 201 and r.json()["label_column"] == "2" and r.json()["n_classes"] == 2

@@ -455,7 +455,7 @@ class CircuitLeaderboard(APIView):
         backend = selectors.backend_get(request.query_params["backend"], request.user)
         options, version = _options_from_query(request.query_params, ("backend", "metric"))
         board = selectors.circuit_leaderboard(backend, request.query_params.get("metric"), options.options_hash(),
-                                              version)
+                                              version, user=request.user)
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
                          "higher_is_better": board["higher_is_better"],
                          "rows": board["rows"], "unrunnable": board["unrunnable"]})

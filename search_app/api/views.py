@@ -1,7 +1,9 @@
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, status
+from rest_framework import serializers as drf_serializers
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,8 +12,8 @@ from hanas_platform.api import InputError, response_doc
 
 from .. import selectors, services
 from ..models import Candidate, SearchRun
-from .serializers import (CandidateBriefSerializer, CandidateSerializer, SearchRunCreateSerializer,
-                          SearchRunSerializer)
+from .serializers import (CandidateBriefSerializer, CandidateSerializer, DatasetSerializer,
+                          SearchRunCreateSerializer, SearchRunSerializer)
 
 
 class SearchRunFilter(filters.FilterSet):
@@ -146,3 +148,51 @@ class ArchitectureLeaderboard(APIView):
                                                                       many=True).data,
             "hypervolume_by_run": board["hypervolume_by_run"],
         })
+
+
+class DatasetListCreate(generics.ListAPIView):
+    """Datasets uploaded for searches that the caller may use (their own and their teams'). POST a multipart
+    ``file`` (CSV, at most HANAS_MAX_DATASET_BYTES; optional header row; numeric features), with optional
+    ``label`` (column name or index; default the column named "label", else the last), ``name`` and ``team``
+    (default: the caller's only team). A search config then says ``"dataset": "upload:<id>"``."""
+
+    serializer_class = DatasetSerializer
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        from .. import datasets
+
+        return datasets.visible_datasets(self.request.user)
+
+    @extend_schema(request={"multipart/form-data": inline_serializer("DatasetUpload", {
+        "file": drf_serializers.FileField(), "name": drf_serializers.CharField(required=False),
+        "label": drf_serializers.CharField(required=False), "team": drf_serializers.CharField(required=False)})},
+        responses={201: DatasetSerializer})
+    def post(self, request):
+        from .. import datasets
+
+        unknown = sorted(set(request.data) - {"file", "name", "label", "team"})
+        if unknown:
+            raise InputError(f"unknown field(s) {unknown}; allowed: file, label, name, team", field=unknown[0])
+        ds = datasets.dataset_create(owner=request.user, name=request.data.get("name") or "",
+                                     upload=request.FILES.get("file"), label=request.data.get("label"),
+                                     team_name=request.data.get("team"))
+        return Response(DatasetSerializer(ds).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetail(generics.RetrieveDestroyAPIView):
+    """An uploaded dataset's description. DELETE: its owner, while no search run uses it."""
+
+    serializer_class = DatasetSerializer
+    permission_classes = [IsAuthenticated]
+
+    def get_object(self):
+        from .. import datasets
+
+        return datasets.dataset_get(self.request.user, self.kwargs["pk"])
+
+    def perform_destroy(self, instance):
+        from .. import datasets
+
+        datasets.dataset_delete(instance, self.request.user)
