@@ -196,3 +196,72 @@ class DatasetDetail(generics.RetrieveDestroyAPIView):
         from .. import datasets
 
         datasets.dataset_delete(instance, self.request.user)
+
+
+# ---------------------------------------------------------------------------------------- teams
+TEAM_MEMBER_DOC = response_doc("TeamMember", username="user name", admin="true when a team admin")
+
+
+class TeamList(APIView):
+    """The caller's teams (staff: all) with their member count and whether the caller administers them."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=inline_serializer("Team", {
+        "name": drf_serializers.CharField(), "members": drf_serializers.IntegerField(),
+        "is_admin": drf_serializers.BooleanField()}, many=True))
+    def get(self, request):
+        from .. import teams
+
+        return Response(teams.teams_of(request.user))
+
+
+class TeamMembers(APIView):
+    """A team's members (for its members and staff). POST ``{"username", "admin"}``: a team admin or staff adds a
+    member (``admin``: as a team admin too)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=inline_serializer("TeamMemberRow", {
+        "username": drf_serializers.CharField(), "admin": drf_serializers.BooleanField()}, many=True))
+    def get(self, request, name):
+        from .. import teams
+
+        return Response(teams.members(teams.team_get(name, request.user)))
+
+    @extend_schema(request=inline_serializer("TeamMemberAdd", {
+        "username": drf_serializers.CharField(), "admin": drf_serializers.BooleanField(default=False)}),
+        responses={201: TEAM_MEMBER_DOC})
+    def post(self, request, name):
+        from .. import teams
+
+        team = teams.team_get(name, request.user)
+        data = request.data if isinstance(request.data, dict) else {}
+        unknown = sorted(set(data) - {"username", "admin"})
+        if unknown:
+            raise InputError(f"unknown field(s) {unknown}; allowed: admin, username", field=unknown[0])
+        if not isinstance(data.get("username"), str) or not data["username"]:
+            raise InputError("give the username to add", field="username")
+        admin = data.get("admin", False)
+        if not isinstance(admin, bool):
+            raise InputError("admin must be true or false", field="admin")
+        if not teams.is_team_admin(team, request.user):  # before revealing whether the user exists
+            raise InputError("only a team admin or staff may add members", field="team", status_code=403)
+        row = teams.member_add(team, teams.user_get(data["username"]), admin=admin, by=request.user)
+        return Response(row, status=status.HTTP_201_CREATED)
+
+
+class TeamMemberDetail(APIView):
+    """DELETE: a team admin or staff removes a member (and their admin role)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, name, username):
+        from .. import teams
+
+        team = teams.team_get(name, request.user)
+        if not teams.is_team_admin(team, request.user):
+            raise InputError("only a team admin or staff may remove members", field="team", status_code=403)
+        teams.member_remove(team, teams.user_get(username), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
