@@ -157,6 +157,8 @@ HANAS_MAX_CIRCUIT_BYTES = int(os.environ.get("HANAS_MAX_CIRCUIT_BYTES", str(512 
 HANAS_MAX_DATASET_BYTES = int(os.environ.get("HANAS_MAX_DATASET_BYTES", str(2 * 1024 * 1024)))
 HANAS_MAX_DATASET_COLUMNS = int(os.environ.get("HANAS_MAX_DATASET_COLUMNS", "1024"))
 HANAS_MAX_DATASET_CLASSES = int(os.environ.get("HANAS_MAX_DATASET_CLASSES", "100"))
+# CSV export (?format=csv) of list endpoints: at most this many rows (issue 17).
+HANAS_CSV_MAX_ROWS = int(os.environ.get("HANAS_CSV_MAX_ROWS", "10000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(32 * 1024 * 1024)))
 
 # --- i18n / static --------------------------------------------------------------------------------

@@ -124,3 +124,83 @@ def test_team_admins_add_and_remove_members_over_rest(db):
     assert _client(lead).delete("/api/teams/lab/members/newbie/").status_code == 404
     assert _client(lead).delete("/api/teams/lab/members/lead/").status_code == 409  # the last admin
     assert _client(root).delete("/api/teams/lab/members/lead/").status_code == 204  # staff may
+
+
+# --------------------------------------------------------------------------------------- CSV export
+BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+GHZ = ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\n'
+       'measure q -> c;\n')
+
+
+def _csv(response):
+    import csv
+
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+@pytest.mark.smoke
+def test_csv_export_of_leaderboards_trends_estimates_and_candidates(db, user, monkeypatch):
+    import datetime as dt
+
+    from benchmarks_app import services
+    from cost_engine.calibration import load_fake_calibration
+    from search_app.models import Candidate, SearchRun
+
+    services.ingest_fake(["lima", "quito"])
+    lima = load_fake_calibration("lima")
+    services.ingest_calibration(dataclasses_replace(lima, calibrated_at=lima.calibrated_at + dt.timedelta(days=1)))
+    client = _client(user)
+    ids = []
+    for qasm, name in ((BELL, "=bell"), (GHZ, "ghz")):  # a name that a spreadsheet would run as a formula
+        for backend in ("ibmq_lima", "ibmq_quito"):
+            r = client.post("/api/estimates/", {"qasm": qasm, "name": name, "backend": backend}, format="json")
+            assert r.status_code in (200, 201), r.content
+            ids.append(r.json()["circuit"])
+    bell = ids[0]
+
+    rows = _csv(client.get(f"/api/leaderboards/backends/?circuit={bell}&format=csv"))
+    board = client.get(f"/api/leaderboards/backends/?circuit={bell}").json()
+    assert [r["backend"] for r in rows] == [r["backend"] for r in board["rows"]] and len(rows) == 2
+    assert [float(r["value"]) for r in rows] == [r["value"] for r in board["rows"]]
+    assert {r["metric"] for r in rows} == {"wallclock_s"} and rows[0]["circuit_name"] == "'=bell"
+    rows = _csv(client.get("/api/leaderboards/circuits/?backend=lima", HTTP_ACCEPT="text/csv"))
+    assert sorted(r["circuit_name"] for r in rows) == ["'=bell", "ghz"] and rows[0]["rank"] == "1"
+
+    rows = _csv(client.get(f"/api/circuits/{bell}/cost-trend/?backend=lima&format=csv"))
+    trend = client.get(f"/api/circuits/{bell}/cost-trend/?backend=lima").json()["points"]
+    assert len(rows) == len(trend) == 2
+    assert [float(r["value"]) for r in rows] == pytest.approx([p["value"] for p in trend])
+
+    # a list exports every row, not one page
+    from rest_framework.pagination import PageNumberPagination
+
+    monkeypatch.setattr(PageNumberPagination, "page_size", 2)
+    assert len(client.get("/api/estimates/").json()["results"]) == 2
+    rows = _csv(client.get("/api/estimates/?format=csv"))
+    assert len(rows) == 5 and {"id", "circuit_name", "backend", "wallclock_s"} <= set(rows[0])
+    rows = _csv(client.get("/api/estimates/?format=csv&backend=quito"))
+    assert {r["backend"] for r in rows} == {"ibmq_quito"} and len(rows) == 2
+
+    run = SearchRun.objects.create(owner=user, config={"dataset": "iris"}, dataset="iris", backend_name="ibmq_lima",
+                                   status="succeeded")
+    for i, acc in enumerate((0.5, 0.75)):
+        Candidate.objects.create(run=run, genome_key=f"k{i}", genome={"n_qubits": 2, "layers": i + 1}, generation=0,
+                                 accuracy=acc, params_classical=10, params_quantum=4 + i, params_total=14 + i,
+                                 c_total_s=1.5 * (i + 1), objectives=[1 - acc, 0.1, 14 + i],
+                                 cost={"c_total_s": 1.5 * (i + 1)}, quantum_report={}, on_front=True)
+    rows = _csv(client.get(f"/api/searches/{run.pk}/candidates/?format=csv"))
+    assert [float(r["accuracy"]) for r in rows] == [0.5, 0.75] and rows[1]["genome.layers"] == "2"
+    rows = _csv(client.get(f"/api/searches/{run.pk}/pareto/?format=csv"))
+    assert len(rows) == 2 and {r["run"] for r in rows} == {str(run.pk)}
+    rows = _csv(client.get("/api/leaderboards/architectures/?format=csv"))
+    assert {r["table"] for r in rows} >= {"most_accurate_within_budget", "cheapest_above_accuracy_floor"}
+    # errors keep their status in CSV too
+    assert client.get("/api/leaderboards/backends/?format=csv").status_code == 400
+
+
+def dataclasses_replace(obj, **kw):
+    import dataclasses
+
+    return dataclasses.replace(obj, **kw)

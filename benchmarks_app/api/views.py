@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from cost_engine.errors import CostEngineError
 from hanas_platform.api import InputError, response_doc
+from hanas_platform.csv_export import CSVExportMixin
 
 from .. import selectors, services
 from ..models import CalibrationSnapshot, Circuit, CostEstimate
@@ -355,7 +356,7 @@ class EstimateFilter(filters.FilterSet):
         return qs.filter(snapshot_calibrated_at__lte=selectors.parse_when(value, "until"))
 
 
-class EstimateListCreate(generics.ListCreateAPIView):
+class EstimateListCreate(CSVExportMixin, generics.ListCreateAPIView):
     """Cost estimates. POST asks "what does this circuit cost on this backend?": small circuits are answered
     at once (201 new, 200 already stored); large ones return 202 with a job URL reporting progress."""
 
@@ -412,7 +413,7 @@ ROW_DOC = ("list: {rank, backend, processor_family, circuit, circuit_name, snaps
 METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=sorted(selectors.LEADERBOARD_METRICS))
 
 
-class BackendLeaderboard(APIView):
+class BackendLeaderboard(CSVExportMixin, APIView):
     """Which machine runs this circuit best now: each backend's latest snapshot, ranked."""
 
     @extend_schema(parameters=[OpenApiParameter("circuit", OpenApiTypes.INT, required=True), METRIC_PARAM,
@@ -440,7 +441,7 @@ class BackendLeaderboard(APIView):
                          "not_estimated": board["not_estimated"], "too_small": board["too_small"]})
 
 
-class CircuitLeaderboard(APIView):
+class CircuitLeaderboard(CSVExportMixin, APIView):
     """Which circuits are cheapest on this backend's latest snapshot."""
 
     @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM,
@@ -469,7 +470,7 @@ COST_TREND_DOC = response_doc(
     pending="estimates still being computed (202)", job_url="the job computing them, or null")
 
 
-class CostTrend(APIView):
+class CostTrend(CSVExportMixin, APIView):
     """One point per snapshot of the backend: the circuit's cost metric over time. Missing estimates are
     computed on demand (at once when few, else in a background job whose URL is returned)."""
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hanas_platform.api import InputError, response_doc
+from hanas_platform.csv_export import CSVExportMixin
 
 from .. import selectors, services
 from ..models import Candidate, SearchRun
@@ -67,7 +68,7 @@ class CandidateFilter(filters.FilterSet):
         fields = ["generation", "on_front", "runnable"]
 
 
-class CandidateList(generics.ListAPIView):
+class CandidateList(CSVExportMixin, generics.ListAPIView):
     serializer_class = CandidateSerializer
     filterset_class = CandidateFilter
 
@@ -77,7 +78,7 @@ class CandidateList(generics.ListAPIView):
         return selectors.candidates(selectors.run_get(self.request.user, self.kwargs["pk"]))
 
 
-class ParetoView(APIView):
+class ParetoView(CSVExportMixin, APIView):
     @extend_schema(responses=CandidateSerializer(many=True))
     def get(self, request, pk):
         run = selectors.run_get(request.user, pk)
@@ -115,7 +116,7 @@ class CompareView(APIView):
         return Response({"runs": sides})
 
 
-class ArchitectureLeaderboard(APIView):
+class ArchitectureLeaderboard(CSVExportMixin, APIView):
     @extend_schema(parameters=[
         OpenApiParameter("dataset", OpenApiTypes.STR), OpenApiParameter("backend", OpenApiTypes.STR),
         OpenApiParameter("budget_s", OpenApiTypes.FLOAT, description="cost budget for the accuracy ranking"),
