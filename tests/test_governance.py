@@ -91,6 +91,9 @@ def test_upload_by_non_staff_is_team_only_until_promoted_and_drops_out_when_hidd
     assert [row["snapshot_id"] for row in board["rows"]] == [lima.pk]
     assert {e["id"] for e in alice.get("/api/estimates/").json()["results"]} == {est_alice["id"]}
     assert alice.get(f"/api/estimates/{est_bob['id']}/").status_code == 404
+    r = alice.post("/api/estimates/", {"qasm": BELL, "backend": "ibmq_lima", "snapshot": str(up["id"])}, format="json")
+    assert r.status_code == 404
+    assert alice.get(f"/api/backends/ibmq_lima/diff/?from={lima.pk}&to={up['id']}").status_code == 404
 
     # only staff promote; then everyone sees it
     assert bob.post(f"/api/backends/ibmq_lima/snapshots/{up['id']}/promote/").status_code == 403
@@ -299,3 +302,31 @@ def test_dataset_upload_limits_and_bad_files(people, settings):
     headerless = b"".join(f"{i % 7},{i % 3},{i % 2}\n".encode() for i in range(30))
     r = _upload(bob, headerless)
     assert r.status_code == 201 and r.json()["label_column"] == "2" and r.json()["n_classes"] == 2
+
+
+@pytest.mark.smoke
+def test_admin_action_promotes_an_upload(lima, people):
+    from django.test import Client
+
+    from benchmarks_app.models import CalibrationSnapshot
+
+    bob = _client(people["bob"])
+    up = bob.post("/api/calibrations/upload/", _synthetic_lima().to_dict(), format="json").json()
+    admin = get_user_model().objects.create_superuser("boss", password="pw-boss-12345")
+    web = Client()
+    web.force_login(admin)
+    r = web.post("/admin/benchmarks_app/calibrationsnapshot/", {"action": "promote", "_selected_action": [up["id"]]})
+    assert r.status_code == 302
+    assert CalibrationSnapshot.objects.get(pk=up["id"]).visibility == "public"
+    assert _latest_id(_client(people["alice"])) == up["id"]
+
+
+@pytest.mark.smoke
+def test_circuit_name_filter_uses_the_callers_alias(people):
+    bob, alice = _client(people["bob"]), _client(people["alice"])
+    cid = bob.post("/api/circuits/", {"qasm": BELL, "name": "bob-bell"}, format="json").json()["id"]
+    alice.post("/api/circuits/", {"qasm": BELL, "name": "entangler"}, format="json")
+    assert [c["id"] for c in alice.get("/api/circuits/?name=entang").json()["results"]] == [cid]
+    assert alice.get("/api/circuits/?name=bob").json()["results"] == []
+    assert [c["id"] for c in bob.get("/api/circuits/?name=bob").json()["results"]] == [cid]
+    assert _client(people["carol"]).get("/api/circuits/?name=entang").json()["results"] == []

@@ -288,11 +288,21 @@ class CircuitFilter(filters.FilterSet):
     is_reference = filters.BooleanFilter()
     min_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="gte")
     max_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="lte")
-    name = filters.CharFilter(lookup_expr="icontains")
+    name = filters.CharFilter(method="filter_name", help_text="part of the circuit's name (yours, if you named it)")
 
     class Meta:
         model = Circuit
         fields = ["is_reference", "name"]
+
+    def filter_name(self, qs, name, value):
+        from django.db.models import Q
+
+        user = getattr(self.request, "user", None)
+        cond = Q(name__icontains=value)
+        if user is not None and user.is_authenticated:
+            cond = (Q(name__icontains=value) & ~Q(aliases__owner=user)) | Q(aliases__owner=user,
+                                                                           aliases__name__icontains=value)
+        return qs.filter(cond).distinct()
 
     def filter_tag(self, qs, name, value):
         return qs.filter(tags__contains=[value]) if settings.DATABASES["default"]["ENGINE"].endswith(
