@@ -215,8 +215,15 @@ def upload_calibration(payload, *, user, team_name=None):
     else:
         team = upload_team(user, team_name)
         visibility = V.TEAM if team else V.PRIVATE
-    return ingest_calibration(cal, source_kind=CalibrationSnapshot.SourceKind.UPLOAD, uploader=user, team=team,
-                              visibility=visibility)
+    snapshot, created = ingest_calibration(cal, source_kind=CalibrationSnapshot.SourceKind.UPLOAD, uploader=user,
+                                           team=team, visibility=visibility)
+    if not created:
+        from .selectors import visible_snapshots
+
+        if not visible_snapshots(user).filter(pk=snapshot.pk).exists():  # say nothing about another team's upload
+            raise InputError("an identical calibration of this backend is already stored and not visible to you",
+                             field="calibration", status_code=409)
+    return snapshot, created
 
 
 def can_manage_snapshot(snapshot, user) -> bool:

@@ -171,6 +171,8 @@ def test_staff_uploads_are_public_and_a_public_ingest_of_restricted_data_makes_i
     quito = load_fake_calibration("quito")
     assert bob.post("/api/calibrations/upload/", quito.to_dict(), format="json").json()["visibility"] == "team"
     assert alice.get("/api/backends/ibmq_quito/").status_code == 404
+    again = alice.post("/api/calibrations/upload/", quito.to_dict(), format="json")  # same data, another team
+    assert again.status_code == 409 and "bob" not in again.content.decode()
     services.ingest_fake(["quito"])
     assert alice.get("/api/backends/ibmq_quito/").status_code == 200
 
