@@ -43,12 +43,11 @@ class InputError(ValueError):
 
 
 def no_markup(data):
-    """Error bodies never echo raw markup: ``<``, ``>`` and ``&`` of any text (and key) are HTML-escaped, so a
-    name like ``<script>`` given in a request comes back as ``&lt;script&gt;``."""
-    import html
-
+    """Error bodies never echo raw markup: every ``<`` of any text (and key) is escaped as ``&lt;``, so no tag can
+    form (a name like ``<script>`` given in a request comes back as ``&lt;script>``), while messages such as
+    ``0->1`` or ``must be > 0`` stay readable."""
     if isinstance(data, str):
-        return html.escape(data, quote=False)
+        return data.replace("<", "&lt;")
     if isinstance(data, dict):
         return {no_markup(k) if isinstance(k, str) else k: no_markup(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):

@@ -28,10 +28,12 @@ def is_team_admin(team, user) -> bool:
 
 def teams_of(user):
     """The teams the user belongs to (staff: every team), with an ``is_admin`` flag."""
-    qs = Group.objects.all() if is_staff(user) else user.groups.all()
+    from django.db.models import Count
+
+    qs = Group.objects.all() if is_staff(user) else Group.objects.filter(pk__in=user.groups.values("pk"))
     admin_of = set(TeamAdmin.objects.filter(user=user).values_list("team_id", flat=True))
-    return [{"name": t.name, "members": t.user_set.count(), "is_admin": is_staff(user) or t.pk in admin_of}
-            for t in qs.order_by("name")]
+    return [{"name": t.name, "members": t.n_members, "is_admin": is_staff(user) or t.pk in admin_of}
+            for t in qs.annotate(n_members=Count("user")).order_by("name")]
 
 
 def team_get(name: str, user=None) -> Group:
