@@ -332,3 +332,28 @@ def test_circuit_name_filter_uses_the_callers_alias(people):
     assert alice.get("/api/circuits/?name=bob").json()["results"] == []
     assert [c["id"] for c in bob.get("/api/circuits/?name=bob").json()["results"]] == [cid]
     assert _client(people["carol"]).get("/api/circuits/?name=entang").json()["results"] == []
+
+
+@pytest.mark.worker
+def test_a_search_on_an_uploaded_dataset_runs_on_real_workers(people, worker_env, celery_worker_factory):
+    """The workers read the uploaded dataset from the database (no file is shared with them)."""
+    import time
+
+    from benchmarks_app import services as bench_services
+    from search_app.models import SearchRun
+
+    bench_services.ingest_fake(["lima"])
+    bob = _client(people["bob"])
+    ds = _upload(bob, _iris_csv(), label="species").json()
+    celery_worker_factory(concurrency=1)
+    r = bob.post("/api/searches/", {"config": {**TINY_SEARCH, "dataset": ds["ref"], "generations": 2}},
+                 format="json")
+    assert r.status_code == 201, r.content
+    run = SearchRun.objects.get(pk=r.json()["id"])
+    deadline = time.monotonic() + 300
+    while run.status in SearchRun.ACTIVE:
+        assert time.monotonic() < deadline, f"run still {run.status}"
+        time.sleep(0.5)
+        run.refresh_from_db()
+    assert run.status == SearchRun.Status.SUCCEEDED, run.error
+    assert run.dataset == ds["ref"] and run.generation == 2 and run.candidates.count() >= 2
