@@ -109,7 +109,7 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
             visibility=visibility, config=cfg.to_dict(), dataset=cfg.dataset, backend_name=snapshot.backend.name,
             snapshot_id=snapshot.pk, snapshot_calibrated_at=snapshot.calibrated_at,
             generations_total=cfg.generations, config_hash=digest, objective_space=objective_space(cfg.dataset),
-            reference_point=dataset_reference_point(cfg.dataset))
+            reference_point=dataset_reference_point(cfg.dataset, data=_dataset(cfg)))
         run.reused = False
         if start:
             transaction.on_commit(lambda: search_dispatch(run.pk))

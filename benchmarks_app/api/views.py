@@ -385,8 +385,11 @@ class EstimateFilter(filters.FilterSet):
             return qs
         return qs.filter(model_version=MODEL_VERSION) if value else qs.exclude(model_version=MODEL_VERSION)
 
-    def filter_backend(self, qs, name, value):  # short names (kingston) as in paths; invisible or unknown: 404
-        return qs.filter(backend=selectors.backend_get(value, self.request.user))
+    def filter_backend(self, qs, name, value):  # short names (kingston) as in paths; unknown or invisible: no rows
+        try:
+            return qs.filter(backend=selectors.backend_get(value, self.request.user))
+        except InputError:
+            return qs.none()
 
     def filter_since(self, qs, name, value):
         return qs.filter(snapshot_calibrated_at__gte=selectors.parse_when(value, "since"))
