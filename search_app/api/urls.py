@@ -9,5 +9,10 @@ urlpatterns = [
     path("searches/<int:pk>/pareto/", views.ParetoView.as_view(), name="search-pareto"),
     path("searches/<int:pk>/cancel/", views.CancelView.as_view(), name="search-cancel"),
     path("searches/<int:pk>/compare/", views.CompareView.as_view(), name="search-compare"),
+    path("datasets/", views.DatasetListCreate.as_view(), name="dataset-list"),
+    path("datasets/<int:pk>/", views.DatasetDetail.as_view(), name="dataset-detail"),
+    path("teams/", views.TeamList.as_view(), name="team-list"),
+    path("teams/<str:name>/members/", views.TeamMembers.as_view(), name="team-members"),
+    path("teams/<str:name>/members/<str:username>/", views.TeamMemberDetail.as_view(), name="team-member-detail"),
     path("leaderboards/architectures/", views.ArchitectureLeaderboard.as_view(), name="leaderboard-architectures"),
 ]
