@@ -210,6 +210,11 @@ def test_fitted_profile_changes_wallclock_everywhere(backends, tmp_path, api_cli
     assert api_client.get("/api/leaderboards/circuits/?backend=sherbrooke&profile=nolab").status_code == 400
     assert api_client.get(f"/api/leaderboards/backends/?circuit={circuit.pk}&profile=nolab").status_code == 400
 
+    exported = api_client.get(f"/api/leaderboards/backends/?circuit={circuit.pk}&profile=slowlab@v1&format=csv")
+    assert exported.status_code == 200 and "execution_profile_ref" in exported.content.decode().splitlines()[0]
+    assert "slowlab@v1" in exported.content.decode().splitlines()[1]
+    listed = api_client.get(f"/api/estimates/?circuit={circuit.pk}&profile=slowlab@v1&format=csv")
+    assert listed.status_code == 200 and "wallclock_s" in listed.content.decode().splitlines()[0]
     printed = io.StringIO()
     call_command("print_leaderboards", "--circuit", circuit.name, "--profile", "slowlab@v1", stdout=printed)
     assert "wall-clock with slowlab@v1" in printed.getvalue()
