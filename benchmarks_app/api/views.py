@@ -339,8 +339,8 @@ def _options_from_query(q, allowed=()):
 class CircuitFilter(filters.FilterSet):
     tag = filters.CharFilter(method="filter_tag")
     is_reference = filters.BooleanFilter()
-    min_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="gte")
-    max_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="lte")
+    min_qubits = IdFilter(field_name="num_qubits", lookup_expr="gte")
+    max_qubits = IdFilter(field_name="num_qubits", lookup_expr="lte")
     name = filters.CharFilter(method="filter_name", help_text="part of the circuit's name (yours, if you named it)")
 
     class Meta:
