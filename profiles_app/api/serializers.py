@@ -4,8 +4,8 @@ from ..models import ExecutionProfile, ObservedJob, Scope, TeamDefaultProfile, V
 
 
 class ExecutionProfileSerializer(serializers.ModelSerializer):
-    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
-    team = serializers.CharField(source="team.name", read_only=True, default=None)
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None, allow_null=True)
+    team = serializers.CharField(source="team.name", read_only=True, default=None, allow_null=True)
     ref = serializers.SerializerMethodField()
     test_errors = serializers.SerializerMethodField()
 

@@ -108,6 +108,8 @@ class ProfileFit(APIView):
 
         from .. import tasks
 
+        if not hasattr(request.data, "keys"):
+            raise InputError("the body must be a JSON object or a multipart form", field="body")
         unknown = sorted(set(request.data) - set(FitRequestSerializer().fields) - {"file", "circuits"})
         if unknown:
             raise InputError(f"unknown field(s) {unknown}", field=unknown[0])
