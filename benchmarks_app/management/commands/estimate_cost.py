@@ -40,6 +40,14 @@ class Command(BaseCommand):
                                  "target, compiled per snapshot")
         parser.add_argument("--noise-aware-layout", action="store_const", const="qiskit", dest="layout",
                             help="same as --layout qiskit (kept for older scripts)")
+        parser.add_argument("--t2-variant", choices=("min", "mean"), default="min",
+                            help="T2_eff over the used qubits: min (default) or mean")
+        parser.add_argument("--rep-delay-s", type=float, default=None,
+                            help="repetition delay in seconds (default: the snapshot's default_rep_delay)")
+        parser.add_argument("--no-reset", action="store_false", dest="include_reset",
+                            help="leave the reset duration out of T_shot")
+        parser.add_argument("--include-broken", action="store_false", dest="exclude_broken",
+                            help="route through broken or non-operational couplers and qubits too")
         parser.add_argument("--profile", help="execution profile NAME or NAME@vN for wall-clock (default: the "
                                                   "built-in IBM-documented ibm-default)")
         parser.add_argument("--n-circuits", type=int, default=1,
@@ -47,7 +55,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object")
 
     def handle(self, *args, path, backend, snapshot, shots, optimization_level, seed, layout, as_json,
-               profile=None, n_circuits=1, **options):
+               profile=None, n_circuits=1, t2_variant="min", rep_delay_s=None, include_reset=True,
+               exclude_broken=True, **options):
         from benchmarks_app import services
         from cost_engine.quantum import CostOptions, estimate_quantum_cost
 
@@ -58,8 +67,9 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {path}: {exc}") from exc
         try:
             calibration = self._calibration(backend, snapshot)
-            options = CostOptions(shots=shots, optimization_level=optimization_level, seed=seed,
-                                  layout=layout).validate()
+            options = CostOptions(shots=shots, optimization_level=optimization_level, seed=seed, layout=layout,
+                                  t2_variant=t2_variant, rep_delay_s=rep_delay_s, include_reset=include_reset,
+                                  exclude_broken=exclude_broken).validate()
             report = estimate_quantum_cost(text, calibration, options, cache=services.compile_cache())
         except InputError as exc:
             raise CommandError(str(exc)) from exc
