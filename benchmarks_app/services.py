@@ -9,6 +9,7 @@ import traceback
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cost_engine.errors import CalibrationDataError, CostEngineError
@@ -68,6 +69,59 @@ def job_fail(job: Job, *, error: BaseException | str) -> Job:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "finished_at"])
     return job
+
+
+# The task that runs each kind of Job (the stale-work sweep re-queues by kind).
+JOB_TASKS = {"estimate": "benchmarks_app.estimate_job", "cost-trend": "benchmarks_app.estimate_many_job"}
+
+
+def job_dispatch(job: Job, *, fail_on_error: bool = True) -> Job:
+    """Queue the job's task. The broker unreachable: the job is marked failed with the reason (unless
+    ``fail_on_error`` is False: the sweep leaves it queued for its next pass) and
+    :class:`hanas_platform.dispatch.BrokerUnavailable` (HTTP 503) propagates."""
+    from hanas_platform.celery import app
+    from hanas_platform.dispatch import BrokerUnavailable, send
+
+    task = app.tasks[JOB_TASKS[job.kind]]
+    Job.objects.filter(pk=job.pk).update(dispatched_at=timezone.now(), dispatch_count=F("dispatch_count") + 1)
+    try:
+        result = send(task, (str(job.pk),), what=f"{job.kind} job {job.pk}")
+    except BrokerUnavailable as exc:
+        if fail_on_error:
+            job_fail(job, error=str(exc))
+        raise
+    if not settings.CELERY_TASK_ALWAYS_EAGER and getattr(result, "id", None):
+        Job.objects.filter(pk=job.pk).update(celery_task_id=result.id)
+    job.refresh_from_db()
+    return job
+
+
+def jobs_sweep(*, now=None) -> dict:
+    """Queued jobs whose message was lost (broker restarted, local queue file lost, worker killed): re-queue
+    those not started within HANAS_STALE_QUEUED_SECONDS of their last dispatch; fail those still queued after
+    HANAS_QUEUED_MAX_SECONDS, or of a kind no task runs. A re-queued job that did start meanwhile is skipped by
+    its task (estimate tasks check the status first)."""
+    from hanas_platform.dispatch import BrokerUnavailable
+
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.HANAS_STALE_QUEUED_SECONDS)
+    oldest = now - dt.timedelta(seconds=settings.HANAS_QUEUED_MAX_SECONDS)
+    out = {"requeued": [], "failed": []}
+    for job in Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=stale).order_by("created_at")[:500]:
+        if job.created_at < oldest or job.kind not in JOB_TASKS:
+            job_fail(job, error=(f"never started: still queued {settings.HANAS_QUEUED_MAX_SECONDS:.0f} s after it "
+                                 f"was created (is a Celery worker running?); re-queued {job.dispatch_count - 1} times")
+                     if job.kind in JOB_TASKS else f"no task runs jobs of kind {job.kind!r}")
+            out["failed"].append(str(job.pk))
+            continue
+        if (job.dispatched_at or job.created_at) >= stale:
+            continue
+        try:
+            job_dispatch(job, fail_on_error=False)
+        except BrokerUnavailable:
+            break  # the broker is down: this job and the others wait for the next sweep
+        out["requeued"].append(str(job.pk))
+    return out
 
 
 # --- worker heartbeat -----------------------------------------------------------------------------

@@ -275,10 +275,9 @@ class EstimateListCreate(generics.ListCreateAPIView):
     serializer_class = CostEstimateListSerializer
 
     @extend_schema(request=EstimateRequestSerializer,
-                   responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
+                   responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT,
+                              503: OpenApiTypes.OBJECT})
     def post(self, request, *args, **kwargs):
-        from .. import tasks
-
         ser = EstimateRequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
@@ -296,7 +295,7 @@ class EstimateListCreate(generics.ListCreateAPIView):
         if circuit.num_gates * max(circuit.num_qubits, 1) > settings.HANAS_SYNC_ESTIMATE_MAX_WORK:
             job = services.job_create(kind="estimate", owner=request.user, total=1, params={
                 "circuit": circuit.pk, "snapshot": snapshot.pk, "options": options.to_dict()})
-            tasks.estimate_job.delay(str(job.pk))
+            services.job_dispatch(job)  # broker down: the job is marked failed, 503 naming the cause
             url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
             return Response({"job": str(job.pk), "status_url": url, "status": "queued"},
                             status=status.HTTP_202_ACCEPTED, headers={"Location": url})
@@ -392,8 +391,6 @@ class CostTrend(APIView):
         OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME)],
         responses={200: COST_TREND_DOC, 202: COST_TREND_DOC})
     def get(self, request, pk):
-        from .. import tasks
-
         q = request.query_params
         circuit = selectors.circuit_get(pk)
         if not q.get("backend"):
@@ -416,7 +413,7 @@ class CostTrend(APIView):
         elif missing:
             job = services.job_create(kind="cost-trend", owner=request.user, total=len(missing), params={
                 "circuit": circuit.pk, "snapshots": [s.pk for s in missing], "options": options.to_dict()})
-            tasks.estimate_many_job.delay(str(job.pk))
+            services.job_dispatch(job)
             job_url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
         points, prev = [], None
         for snap in snaps:
