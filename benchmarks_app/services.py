@@ -72,17 +72,18 @@ def job_fail(job: Job, *, error: BaseException | str) -> Job:
 
 
 # The task that runs each kind of Job (the stale-work sweep re-queues by kind).
-JOB_TASKS = {"estimate": "benchmarks_app.estimate_job", "cost-trend": "benchmarks_app.estimate_many_job"}
+JOB_TASKS = {"estimate": "estimate_job", "cost-trend": "estimate_many_job"}
 
 
 def job_dispatch(job: Job, *, fail_on_error: bool = True) -> Job:
     """Queue the job's task. The broker unreachable: the job is marked failed with the reason (unless
     ``fail_on_error`` is False: the sweep leaves it queued for its next pass) and
     :class:`hanas_platform.dispatch.BrokerUnavailable` (HTTP 503) propagates."""
-    from hanas_platform.celery import app
     from hanas_platform.dispatch import BrokerUnavailable, send
 
-    task = app.tasks[JOB_TASKS[job.kind]]
+    from . import tasks
+
+    task = getattr(tasks, JOB_TASKS[job.kind])
     Job.objects.filter(pk=job.pk).update(dispatched_at=timezone.now(), dispatch_count=F("dispatch_count") + 1)
     try:
         result = send(task, (str(job.pk),), what=f"{job.kind} job {job.pk}")
