@@ -1,6 +1,7 @@
 """Write operations of benchmarks_app. Views, tasks and commands call these; they own transactions."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -8,7 +9,7 @@ import socket
 import traceback
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -369,7 +370,11 @@ def estimate_get_or_create(circuit, snapshot, options):
     if found:
         return found, False
     lock_key = hashlib.sha256(f"{circuit.pk}:{snapshot.pk}:{opts_hash}:{MODEL_VERSION}".encode()).hexdigest()
-    with transaction.atomic():
+    # PostgreSQL: identical concurrent questions wait on an advisory lock and compute once. SQLite (BEGIN
+    # IMMEDIATE, one writer at a time): no transaction around the compilation, which would hold the database's
+    # only write lock for its whole duration and stall every other writer; a rare duplicate computation ends
+    # in the IntegrityError branch below.
+    with transaction.atomic() if connection.vendor == "postgresql" else contextlib.nullcontext():
         _estimate_lock(lock_key)
         found = CostEstimate.objects.filter(**lookup).first()
         if found:

@@ -1,9 +1,9 @@
 """The platform as `make run` serves it (scripts/serve.sh: gunicorn, and on the embedded default one local Celery
 worker on a file queue), driven over HTTP on loopback (issue 17, items 1 and 4).
 
-Each test starts its own deployment in a temporary directory (its own SQLite file or PostgreSQL database), so
-these run in either pytest pass: the embedded ones are in the smoke subset, the PostgreSQL one needs the
-throwaway PostgreSQL + Redis that scripts/run_tests.sh starts."""
+Each test starts its own deployment in a temporary directory (its own SQLite file or PostgreSQL database): the
+embedded ones run in the smoke pass (SQLite), the PostgreSQL one needs the throwaway PostgreSQL + Redis that
+scripts/run_tests.sh starts."""
 from __future__ import annotations
 
 import os
@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("the served embedded default is independent of the run's services: tested once, in the smoke pass")
     # a tiny sync limit so a small circuit exercises the 202 + job path on the local worker
     dep = Deployment(tmp_path_factory.mktemp("served-embedded"), env={
         "HANAS_WEB_WORKERS": "2", "HANAS_LOCAL_WORKER_CONCURRENCY": "2", "HANAS_SYNC_ESTIMATE_MAX_WORK": "400"})
