@@ -158,6 +158,7 @@ def test_load_on_postgresql(tmp_path, transactional_db):
         _drop(dsn, name)
 
 
+@pytest.mark.smoke
 def test_estimate_body_varies_circuits():
     bodies = {estimate_body(i, "b")["qasm"] for i in range(24)}
     assert len(bodies) == 12
