@@ -105,3 +105,82 @@ def test_redis_outage_during_posts_leaves_no_orphan(tmp_path, transactional_db):
         dep.stop()
         redis.stop()
         _drop(dsn, name)
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster of its own (restarting the test run's cluster would cut the test's own
+    connection), started like scripts/services.sh starts one."""
+
+    def __init__(self):
+        import glob
+        import tempfile
+        from pathlib import Path
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+        self.bin = bins[-1]
+        self.root = Path(tempfile.mkdtemp(prefix="hanas-pg-"))  # pytest's tmp_path is closed to other users
+        os.chmod(self.root, 0o755)
+        self.dir = self.root / "pg"
+        self.port = free_port()
+
+    def _as_postgres(self, *argv, check=True):
+        return subprocess.run(["runuser", "-u", "postgres", "--", *argv], capture_output=True, text=True, check=check)
+
+    def init(self):
+        self.dir.mkdir(parents=True)
+        shutil.chown(self.dir, "postgres")
+        self._as_postgres(f"{self.bin}/initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.start()
+        self._as_postgres(f"{self.bin}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "hanas")
+        return self
+
+    @property
+    def url(self):
+        return f"postgres://postgres@127.0.0.1:{self.port}/hanas"
+
+    def start(self):
+        self._as_postgres(f"{self.bin}/pg_ctl", "-D", str(self.dir), "-w", "-l", str(self.dir / "pg.log"), "-o",
+                          f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self, mode="fast"):
+        self._as_postgres(f"{self.bin}/pg_ctl", "-D", str(self.dir), "-m", mode, "-w", "stop", check=False)
+
+    def remove(self):
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.mark.skipif(not os.path.isdir("/usr/lib/postgresql") or shutil.which("runuser") is None,
+                    reason="needs PostgreSQL server binaries")
+def test_postgresql_restart_the_service_recovers(tmp_path):
+    """PostgreSQL restarted under a running web process and worker: without restarting either, reads, a small
+    estimate (in the request) and a large one (on the worker) succeed again once the database is back."""
+    pg = Postgres().init()
+    dep = Deployment(tmp_path / "dep", database_url=pg.url, broker_url=os.environ["CELERY_BROKER_URL"],
+                     env={"HANAS_SYNC_ESTIMATE_MAX_WORK": "400"})
+    try:
+        dep.prepare().start()
+        assert dep.get("/api/backends/")[0] == 200
+        pg.stop()
+        down = dep.get("/api/backends/")[0]
+        assert down in (500, 503), down  # an error answer, not a hung or dead server
+        assert dep.alive()
+        pg.start()
+        deadline = time.monotonic() + 60
+        codes = []
+        while time.monotonic() < deadline:
+            codes.append(dep.get("/api/backends/")[0])
+            if codes[-1] == 200:
+                break
+            time.sleep(0.5)
+        assert codes[-1] == 200, codes
+        code, body, _ = dep.post("/api/estimates/", {"qasm": qasm2_circuit(3, 2, 5), "backend": "ibm_kingston"})
+        assert code in (200, 201), body
+        code, body, _ = dep.post("/api/estimates/", {"qasm": qasm2_circuit(4, 12, 13), "backend": "ibm_kingston",
+                                                     "name": "big-after-restart"})
+        assert code == 202, body
+        assert dep.wait_job(body["job"], timeout=180)["status"] == "succeeded"
+        assert dep.alive()
+    finally:
+        dep.stop()
+        pg.remove()
