@@ -118,7 +118,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # instead of blocking the request ~20 s.
     "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2")),
     "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "10")),
-    "max_retries": 1,
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 # Every task writes its outcome to the database (Job, SearchRun, Candidate rows): no result is stored, so a POST
