@@ -100,7 +100,8 @@ def job_dispatch(job: Job, *, fail_on_error: bool = True) -> Job:
 
 def jobs_sweep(*, now=None) -> dict:
     """Queued jobs whose message was lost (broker restarted, local queue file lost, worker killed): re-queue
-    those not started within HANAS_STALE_QUEUED_SECONDS of their last dispatch; fail those still queued after
+    those not started within HANAS_STALE_QUEUED_SECONDS of their last dispatch (doubling after each re-queue, so a
+    long backlog does not pile up duplicate messages); fail those still queued after
     HANAS_QUEUED_MAX_SECONDS, or of a kind no task runs. A re-queued job that did start meanwhile is skipped by
     its task (estimate tasks check the status first)."""
     from hanas_platform.dispatch import BrokerUnavailable
@@ -116,7 +117,9 @@ def jobs_sweep(*, now=None) -> dict:
                      if job.kind in JOB_TASKS else f"no task runs jobs of kind {job.kind!r}")
             out["failed"].append(str(job.pk))
             continue
-        if (job.dispatched_at or job.created_at) >= stale:
+        # backoff: a job behind a long backlog (not lost) is queued again after 1x, 2x, 4x ... the stale age
+        wait = dt.timedelta(seconds=settings.HANAS_STALE_QUEUED_SECONDS * 2 ** max(job.dispatch_count - 1, 0))
+        if (job.dispatched_at or job.created_at) > now - wait:
             continue
         try:
             job_dispatch(job, fail_on_error=False)

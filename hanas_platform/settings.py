@@ -1,6 +1,7 @@
 """Django settings, all read from the environment.
 
-Embedded default (nothing set): an SQLite file under ``var/`` and Celery tasks executed eagerly in-process.
+Embedded default (nothing set): an SQLite file under ``var/``; ``make run`` (scripts/serve.sh) adds a local queue in
+files (``CELERY_BROKER_URL=filesystem://``) and one local worker; with no broker at all tasks run eagerly in-process.
 Team deployment: set ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` (Redis) and run workers.
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ cleanup() {
   trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
 }
@@ -49,7 +49,7 @@ bind="${HANAS_BIND:-127.0.0.1:8000}"
 echo "serve: API on http://$bind/api/docs/ (gunicorn; Ctrl-C stops the server and the local worker)"
 "$PY" -m gunicorn hanas_platform.wsgi:application --bind "$bind" \
   --workers "${HANAS_WEB_WORKERS:-2}" --threads "${HANAS_WEB_THREADS:-4}" --worker-class gthread \
-  --timeout "${HANAS_WEB_TIMEOUT:-120}" --graceful-timeout 20 --access-logfile - &
+  --timeout "${HANAS_WEB_TIMEOUT:-120}" --graceful-timeout 20 --access-logfile - --no-control-socket &
 pids+=($!)
 set +e
 wait -n "${pids[@]}"

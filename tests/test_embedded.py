@@ -101,8 +101,12 @@ def test_sweep_requeues_lost_jobs_and_fails_hopeless_ones(sherbrooke, user, sett
     old = services.job_create(kind="estimate", owner=user, params=params)
     odd = services.job_create(kind="mystery", owner=user)
     fresh = services.job_create(kind="estimate", owner=user, params=params)
+    backlog = services.job_create(kind="estimate", owner=user, params=params)
     now = timezone.now()
     Job.objects.filter(pk__in=[lost.pk, odd.pk]).update(created_at=now - dt.timedelta(minutes=10))
+    # queued twice already, last 3 min ago: the next re-queue waits 2 x HANAS_STALE_QUEUED_SECONDS (backoff)
+    Job.objects.filter(pk=backlog.pk).update(created_at=now - dt.timedelta(minutes=10), dispatch_count=2,
+                                             dispatched_at=now - dt.timedelta(minutes=3))
     Job.objects.filter(pk=old.pk).update(created_at=now - dt.timedelta(hours=7))
     out = services.jobs_sweep()
     assert out["requeued"] == [str(lost.pk)] and set(out["failed"]) == {str(old.pk), str(odd.pk)}
@@ -115,6 +119,7 @@ def test_sweep_requeues_lost_jobs_and_fails_hopeless_ones(sherbrooke, user, sett
     assert states[old.pk].status == "failed" and "never started" in states[old.pk].error
     assert states[odd.pk].status == "failed" and "mystery" in states[odd.pk].error
     assert states[fresh.pk].status == "queued"  # younger than HANAS_STALE_QUEUED_SECONDS: left alone
+    assert states[backlog.pk].status == "queued" and states[backlog.pk].dispatch_count == 2
 
 
 @pytest.mark.smoke
