@@ -1,336 +1,21 @@
-"""The paper's analytical quantum cost model (COST_MODEL.md section A) plus wall-clock time (section B)."""
+"""The paper's analytical quantum cost model (COST_MODEL.md section A) plus wall-clock time (section B):
+scoring a compiled circuit on one calibration snapshot. Compilation lives in cost_engine.compiling, the
+options and model version in cost_engine.options (both re-exported here)."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .calibration import Calibration
-from .errors import CalibrationDataError, CircuitTooLargeError, ConfigError
+from .compiling import (CompileCache, CompiledCircuit, _longest_path, circuit_hash, compile_circuit,  # noqa: F401
+                        target_for)
+from .errors import CalibrationDataError, ConfigError
 from .execution import DEFAULT_PROFILE, ExecutionProfile
-
-MODEL_VERSION = "hanas-quantum-1"
-_SKIP = {"barrier", "delay"}
-
-
-@dataclass(frozen=True)
-class CostOptions:
-    shots: int = 1024
-    optimization_level: int = 1
-    seed: int = 7
-    t2_variant: str = "min"
-    noise_aware_layout: bool = False
-    exclude_broken: bool = True
-    rep_delay_s: float | None = None
-    include_reset: bool = True
-
-    def validate(self) -> "CostOptions":
-        def integer(name, lo, hi):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise ConfigError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}", field=name)
-        integer("shots", 1, 10_000_000)
-        integer("optimization_level", 0, 3)
-        integer("seed", 0, 2**31 - 1)
-        if self.t2_variant not in ("min", "mean"):
-            raise ConfigError("t2_variant must be 'min' or 'mean'", field="t2_variant")
-        for name in ("noise_aware_layout", "exclude_broken", "include_reset"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false", field=name)
-        if self.rep_delay_s is not None and (isinstance(self.rep_delay_s, bool)
-                                             or not isinstance(self.rep_delay_s, (int, float))
-                                             or not 0 <= self.rep_delay_s < 1):
-            raise ConfigError("rep_delay_s must be null or seconds in [0, 1)", field="rep_delay_s")
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def options_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
-
-    def compile_key(self) -> tuple:
-        return (self.optimization_level, self.seed, self.noise_aware_layout, self.exclude_broken)
-
-
-def circuit_hash(qc) -> str:
-    """Structural hash of a circuit: every instruction's name, qubit/clbit indices and parameters."""
-    qidx = {q: i for i, q in enumerate(qc.qubits)}
-    cidx = {c: i for i, c in enumerate(qc.clbits)}
-    parts = [f"{qc.num_qubits}:{qc.num_clbits}"]
-    for inst in qc.data:
-        parts.append(f"{inst.name}{inst.params!r}{[qidx[q] for q in inst.qubits]}{[cidx[c] for c in inst.clbits]}")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class CompiledCircuit:
-    """A routed circuit reduced to what scoring needs: ops as (name, physical qubits, wires) in order."""
-
-    circuit: Any  # the compiled qiskit QuantumCircuit
-    ops: tuple  # ((name, qubits), ...) in circuit order, barriers and delays left out
-    keys: tuple  # the distinct (name, qubits) of ops
-    key_counts: tuple  # how many ops each key has
-    op_key: Any  # numpy int array: index into keys for each op
-    chain_of: Any  # numpy int array: the chain each op belongs to (see _chains)
-    chain_preds: tuple  # per chain: the chains its first op waits for
-    n_2q_logical: int
-    n_swaps: int
-    depth: int
-    depth_2q: int
-    physical_qubits: tuple[int, ...]
-    num_qubits_logical: int
-
-
-class CompileCache:
-    """Thread-safe LRU of compiled circuits keyed by (circuit hash, device structure, compile options)."""
-
-    def __init__(self, maxsize: int = 512):
-        self.maxsize = maxsize
-        self._data: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, key):
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return self._data[key]
-            self.misses += 1
-            return None
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-_TARGETS: OrderedDict = OrderedDict()
-_TARGETS_LOCK = threading.Lock()
-
-
-def target_for(calibration: Calibration, exclude_broken: bool = True, with_errors: bool = True):
-    """``calibration.to_target(...)`` memoised per (content hash, flags): building a Target takes ms."""
-    key = (calibration.content_hash, exclude_broken, with_errors)
-    with _TARGETS_LOCK:
-        if key in _TARGETS:
-            _TARGETS.move_to_end(key)
-            return _TARGETS[key]
-    target = calibration.to_target(exclude_broken=exclude_broken, with_errors=with_errors)
-    with _TARGETS_LOCK:
-        _TARGETS[key] = target
-        while len(_TARGETS) > 32:
-            _TARGETS.popitem(last=False)
-    return target
-
-
-def _arity(name: str) -> int | None:
-    from qiskit.circuit.library import get_standard_gate_name_mapping
-
-    if "map" not in _STANDARD:
-        _STANDARD["map"] = get_standard_gate_name_mapping()
-    op = _STANDARD["map"].get(name)
-    return None if op is None else op.num_qubits
-
-
-_STANDARD: dict = {}
-
-
-def _count_pass(prop: str, wanted):
-    """An analysis pass storing how many operations ``wanted(name, num_qubits)`` accepts. Counts by name
-    (``DAGCircuit.count_ops`` runs in Rust); only non-standard operations are inspected one by one."""
-    from qiskit.transpiler.basepasses import AnalysisPass
-
-    class _Count(AnalysisPass):
-        def run(self, dag):
-            total = 0
-            odd = set()
-            for name, count in dag.count_ops(recurse=False).items():
-                arity = _arity(name)
-                if arity is None:
-                    odd.add(name)
-                elif wanted(name, arity):
-                    total += count
-            if odd:
-                total += sum(1 for node in dag.op_nodes() if node.name in odd
-                             and wanted(node.name, len(node.qargs)))
-            self.property_set[prop] = total
-
-    _Count.__name__ = f"Count_{prop}"
-    return _Count()
-
-
-_PM_CACHE = threading.local()
-
-
-def _pass_manager(target, options: CostOptions):
-    """A preset pass manager with our counting hooks, built once per (target, options) per thread (building
-    one costs several ms; running it again resets its state)."""
-    from qiskit.transpiler import PassManager, generate_preset_pass_manager
-
-    cache = getattr(_PM_CACHE, "pms", None)
-    if cache is None:
-        cache = _PM_CACHE.pms = OrderedDict()
-    key = (id(target), options.optimization_level, options.seed)
-    hit = cache.get(key)
-    if hit is not None and hit[0] is target:
-        return hit[1]
-    pm = generate_preset_pass_manager(optimization_level=options.optimization_level, target=target,
-                                      seed_transpiler=options.seed)
-    pm.pre_layout = PassManager([_count_pass("hanas_2q_logical", lambda name, k: k == 2 and name not in _SKIP),
-                                 _count_pass("hanas_swaps_logical", lambda name, k: name == "swap")])
-    pm.pre_translation = PassManager([_count_pass("hanas_swaps_routed", lambda name, k: name == "swap")])
-    cache[key] = (target, pm)
-    while len(cache) > 16:
-        cache.popitem(last=False)
-    return pm
-
-
-def _chains(preds) -> tuple[np.ndarray, tuple]:
-    """Collapse runs of operations that simply follow one another (an op whose only predecessor has it as
-    its only successor) into chains, so the critical path is a loop over chains (about one per two-qubit
-    gate) instead of over every operation. A chain's duration is the sum of its ops' durations."""
-    succ = [0] * len(preds)
-    for before in preds:
-        for j in before:
-            succ[j] += 1
-    chain_of = [0] * len(preds)
-    chain_preds = []
-    for i, before in enumerate(preds):
-        if len(before) == 1 and succ[before[0]] == 1:
-            chain_of[i] = chain_of[before[0]]
-        else:
-            chain_of[i] = len(chain_preds)
-            chain_preds.append(tuple({chain_of[j] for j in before}))
-    return np.asarray(chain_of, dtype=np.int64), tuple(chain_preds)
-
-
-def _longest_path(chain_preds: tuple, weights: list) -> float:
-    """Longest weighted path through the chain DAG (chains are in topological order)."""
-    end = [0.0] * len(weights)
-    for c, (before, w) in enumerate(zip(chain_preds, weights)):
-        m = 0.0
-        for j in before:
-            if end[j] > m:
-                m = end[j]
-        end[c] = m + w
-    return max(end, default=0.0)
-
-
-def _check_width(n: int, calibration: Calibration, options: CostOptions) -> None:
-    usable = calibration.num_qubits - (len(calibration.non_operational_qubits) if options.exclude_broken else 0)
-    if n > usable:
-        raise CircuitTooLargeError(
-            f"circuit has {n} qubits but {calibration.backend_name} has {usable} usable "
-            f"({calibration.num_qubits} in all)", field="num_qubits")
-
-
-def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: CompileCache | None = None,
-                    circuit_key: str | None = None) -> tuple[CompiledCircuit, bool]:
-    """Transpile ``qc`` to the device with qiskit's preset pass manager. Without ``noise_aware_layout`` the
-    target carries no errors, so the result depends only on the device's structure and is cached across
-    snapshots of one device. ``qc`` may be OpenQASM text: then it is parsed only on a cache miss.
-    Returns (compiled, came_from_cache)."""
-    from .qasm import load_qasm
-
-    if isinstance(qc, str):
-        circuit_key = circuit_key or "qasm:" + hashlib.sha256(qc.encode()).hexdigest()
-        structure = calibration.structure_key(options.exclude_broken)
-        key = (circuit_key, structure, options.compile_key(),
-               calibration.content_hash if options.noise_aware_layout else None)
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            _check_width(hit.num_qubits_logical, calibration, options)
-            return hit, True
-        compiled, _ = compile_circuit(load_qasm(qc), calibration, options, None)
-        if cache is not None:
-            cache.put(key, compiled)
-        return compiled, False
-    _check_width(qc.num_qubits, calibration, options)
-    if cache is not None:  # the structural hash costs ~1-2 ms on a few hundred instructions: only for the cache
-        key = (circuit_key or circuit_hash(qc), calibration.structure_key(options.exclude_broken),
-               options.compile_key(), calibration.content_hash if options.noise_aware_layout else None)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit, True
-    if qc.num_qubits == 0:
-        raise ConfigError("the circuit has no qubits", field="circuit")
-    if (options.exclude_broken and not calibration.usable_coupling_map()
-            and any(inst.operation.num_qubits >= 2 and inst.name not in _SKIP for inst in qc.data)):
-        raise CircuitTooLargeError(f"{calibration.backend_name} has no working two-qubit gate in this snapshot "
-                                   f"({len(calibration.broken_edges)} broken couplers)", field="circuit")
-    target = target_for(calibration, options.exclude_broken, with_errors=options.noise_aware_layout)
-    pm = _pass_manager(target, options)
-    try:
-        compiled = pm.run(qc)
-    except Exception as exc:  # the transpiler's own message names the problem (e.g. no route)
-        raise CircuitTooLargeError(f"cannot compile for {calibration.backend_name}: {exc}", field="circuit") from exc
-    props = pm.property_set
-    ops, preds = [], []
-    last: dict[int, tuple[int, ...]] = {}  # wire -> timed ops that end last on it
-    clbit_index = {c: -1 - i for i, c in enumerate(compiled.clbits)}
-    qubit_index = {q: i for i, q in enumerate(compiled.qubits)}
-    empty: tuple[int, ...] = ()
-    for inst in compiled.data:
-        name = inst.name
-        qargs, cargs = inst.qubits, inst.clbits
-        if len(qargs) == 1 and not cargs:  # the common case, kept lean
-            w = qubit_index[qargs[0]]
-            if name in _SKIP:  # a sync point on one wire changes nothing
-                continue
-            i = len(ops)
-            ops.append((name, (w,)))
-            preds.append(last.get(w, empty))
-            last[w] = (i,)
-            continue
-        qubits = tuple([qubit_index[q] for q in qargs])
-        wires = qubits + tuple([clbit_index[c] for c in cargs]) if cargs else qubits
-        merged = set()
-        for w in wires:
-            merged.update(last.get(w, empty))
-        before = tuple(merged)
-        if name in _SKIP:  # zero-duration sync point: everything after waits for everything before on its wires
-            for w in wires:
-                last[w] = before
-            continue
-        mine = (len(ops),)
-        ops.append((name, qubits))
-        preds.append(before)
-        for w in wires:
-            last[w] = mine
-    keys = tuple(dict.fromkeys(ops))
-    key_index = {k: i for i, k in enumerate(keys)}
-    op_key = np.asarray([key_index[o] for o in ops], dtype=np.int64)
-    chain_of, chain_preds = _chains(preds)
-    # depth (and two-qubit depth) = longest path counting ops (two-qubit ops): chains are strictly sequential
-    two_qubit = np.asarray([len(k[1]) == 2 for k in keys], dtype=np.float64)
-    depth = int(_longest_path(chain_preds, np.bincount(chain_of, minlength=len(chain_preds)).tolist()))
-    depth_2q = int(_longest_path(chain_preds, np.bincount(chain_of, weights=two_qubit[op_key],
-                                                          minlength=len(chain_preds)).tolist()))
-    result = CompiledCircuit(
-        circuit=compiled, ops=tuple(ops), keys=keys,
-        key_counts=tuple(np.bincount(op_key, minlength=len(keys)).tolist()), op_key=op_key,
-        chain_of=chain_of, chain_preds=chain_preds,
-        n_2q_logical=int(props.get("hanas_2q_logical", 0)),
-        n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
-        depth=depth, depth_2q=depth_2q,
-        physical_qubits=tuple(sorted({q for _, qubits in keys for q in qubits})), num_qubits_logical=qc.num_qubits)
-    if cache is not None:
-        cache.put(key, result)
-    return result, False
+from .options import LAYOUTS, MODEL_VERSION, CostOptions  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -425,7 +110,7 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         if bucket != 3:
             log_esp += count * _log1m(err)  # -inf once a used gate is broken (error >= 1)
     durations = np.asarray(dur_k)[compiled.op_key]
-    t_gate = math.fsum(durations.tolist())
+    t_gate = math.fsum([d * c for d, c in zip(dur_k, compiled.key_counts)])
     if t_gate <= 0:
         raise ConfigError("the compiled circuit has no timed operations", field="circuit")
     sums = {"1q": (n_b[0], e_sum_b[0]), "2q": (n_b[1], e_sum_b[1]), "ro": (n_b[2], e_sum_b[2])}
@@ -457,15 +142,6 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         overflow = log_t_eff > 709.0
         t_eff = None if overflow else math.exp(log_t_eff)
         p_success = math.exp(log_p_keep - t_sched / t2_eff)
-    rep_delay = options.rep_delay_s if options.rep_delay_s is not None else calibration.rep_delay_s
-    if options.rep_delay_s is not None and calibration.rep_delay_range_s is not None:
-        lo, hi = calibration.rep_delay_range_s
-        if not lo <= options.rep_delay_s <= hi:
-            raise ConfigError(f"rep_delay_s {options.rep_delay_s} is outside {calibration.backend_name}'s range "
-                              f"[{lo}, {hi}] s", field="rep_delay_s")
-    if rep_delay is None:
-        rep_delay = 250e-6
-        notes.append("the snapshot gives no default rep_delay: used IBM's common default of 250 us")
     t_reset = 0.0
     if options.include_reset:
         known = [d for d in map(reset_duration, used) if d is not None]
@@ -473,18 +149,39 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
             t_reset = max(known)
         else:
             notes.append("no reset duration calibrated for the used qubits: T_shot has no reset term")
-    t_shot = t_sched + rep_delay + t_reset
+    if calibration.fixed_rep_time_s is not None:
+        # fixed repetition rate: shots start every rep_time, whatever the circuit's length (if it fits)
+        if options.rep_delay_s is not None:
+            raise ConfigError(f"{calibration.backend_name} runs at a fixed repetition rate "
+                              f"({calibration.fixed_rep_time_s * 1e6:g} us per shot): rep_delay_s does not apply",
+                              field="rep_delay_s")
+        t_shot = max(calibration.fixed_rep_time_s, t_sched + t_reset)
+        rep_delay = t_shot - t_sched - t_reset
+        notes.append(f"fixed repetition rate: T_shot = max(rep_time {calibration.fixed_rep_time_s * 1e6:g} us, "
+                     f"circuit + reset)")
+    else:
+        rep_delay = options.rep_delay_s if options.rep_delay_s is not None else calibration.rep_delay_s
+        if options.rep_delay_s is not None and calibration.rep_delay_range_s is not None:
+            lo, hi = calibration.rep_delay_range_s
+            if not lo <= options.rep_delay_s <= hi:
+                raise ConfigError(f"rep_delay_s {options.rep_delay_s} is outside {calibration.backend_name}'s "
+                                  f"range [{lo}, {hi}] s", field="rep_delay_s")
+        if rep_delay is None:
+            rep_delay = 250e-6
+            notes.append("the snapshot gives no default rep_delay: used IBM's common default of 250 us")
+        t_shot = t_sched + rep_delay + t_reset
     if p_success > 0:
         log_total = math.log(options.shots) - math.log(p_success)
         shots_total = math.exp(log_total) if log_total < 709 else None
     else:
         shots_total = None
-    n_instr = len(compiled.ops)
+    n_instr = compiled.n_ops
+    notes.extend(calibration_flags(calibration))
     return QuantumCostReport(
         backend=calibration.backend_name, snapshot_calibrated_at=calibration.calibrated_at.isoformat(),
         num_qubits=compiled.num_qubits_logical, n_1q=sums["1q"][0], n_2q=sums["2q"][0], n_meas=sums["ro"][0],
         n_reset=n_reset, n_swaps=compiled.n_swaps, n_2q_logical=compiled.n_2q_logical,
-        routing_overhead_2q=sums["2q"][0] - compiled.n_2q_logical, depth=compiled.depth, depth_2q=compiled.depth_2q,
+        routing_overhead_2q=max(sums["2q"][0] - compiled.n_2q_logical, 0), depth=compiled.depth, depth_2q=compiled.depth_2q,
         physical_qubits=list(used), t_gate_serial_s=t_gate, t_sched_s=t_sched,
         ebar_1q=ebar["1q"], ebar_2q=ebar["2q"], ebar_ro=ebar["ro"],
         log_p_keep=None if zero else log_p_keep, log_esp=None if zero else log_esp,
@@ -494,6 +191,16 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         wallclock_s=profile.predict(t_shot_s=t_shot, shots=options.shots, n_instructions=n_instr),
         execution_profile=profile.describe(), model_version=MODEL_VERSION, options=options.to_dict(),
         compile_cached=compile_cached, notes=notes + [n for n in calibration.notes if "broken" in n][:2])
+
+
+def calibration_flags(calibration: Calibration) -> list[str]:
+    """The snapshot's plausibility flags (cost_engine.plausibility), computed once per snapshot object."""
+    flags = calibration.__dict__.get("_plausibility")
+    if flags is None:
+        from .plausibility import plausibility_flags
+
+        flags = calibration.__dict__["_plausibility"] = tuple(plausibility_flags(calibration))
+    return [f"snapshot flagged: {f}" for f in flags]
 
 
 def estimate_quantum_cost(circuit, calibration: Calibration, options: CostOptions | None = None,

@@ -6,7 +6,7 @@ Pure Python. The platform's Celery orchestration (search_app) and the in-process
 - :func:`evaluate_genome` — train one candidate on the torch simulator and cost it on a calibration;
 - :func:`objectives`, :func:`pareto_ranks`, :func:`hypervolume` — the three minimised objectives
   (1 - validation accuracy, log10 C_total, trainable parameters), non-dominated ranks and the front's
-  hypervolume against a fixed reference point.
+  hypervolume against the reference point fixed per (dataset, objective space), :func:`dataset_reference_point`.
 
 A candidate whose circuit cannot run on the device (zero survival) is infeasible: it gets a constraint
 violation instead of an invented cost, so NSGA-II ranks it behind every runnable candidate.
@@ -195,11 +195,36 @@ def pareto_ranks(F: np.ndarray, feasible: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def reference_point(max_params: float, max_log_cost: float) -> list[float]:
-    """Fixed hypervolume reference point: accuracy 0, ten times the worst first-generation cost, and the
-    largest parameter count the search space allows (plus 10%). Fixed once per run so hypervolume values of
-    successive generations are comparable."""
-    return [1.0, float(max_log_cost) + 1.0, float(max_params) * 1.1 + 1.0]
+# Objectives and their units; with the cost-model versions this names the "objective space" in which fronts of
+# different runs are comparable.
+LOG10_COST_CAP = 10.0  # reference on the cost axis: 1e10 s (317 years of QPU time) for every dataset
+
+
+def objective_space(dataset: str) -> str:
+    """The key under which runs share one hypervolume reference point: dataset, the objectives and the
+    versions of the cost models that produce C_total."""
+    from .quantum import MODEL_VERSION
+    from .training import TRAINING_COST_VERSION
+
+    return f"{dataset}|{'|'.join(OBJECTIVES)}|{MODEL_VERSION}|training-{TRAINING_COST_VERSION}"
+
+
+def reference_point(max_params: float, max_log_cost: float = LOG10_COST_CAP) -> list[float]:
+    """Hypervolume reference point: accuracy 0, cost ``max_log_cost`` (log10 s), and ``max_params`` plus 10%."""
+    return [1.0, float(max_log_cost), float(max_params) * 1.1 + 1.0]
+
+
+def dataset_reference_point(dataset: str, seed: int | None = None) -> list[float]:
+    """The reference point fixed per (dataset, objective space), whatever a run's own search space or first
+    generation: accuracy 0, C_total = 1e10 s, and the trainable parameters of the largest genome of the
+    *default* search space on this dataset's feature and class counts (plus 10%). Candidates beyond it (a run
+    exploring a larger space) add no hypervolume. Two runs on one dataset are compared against this one
+    point, so their hypervolumes are comparable."""
+    from .hqnn import SearchSpace, load_dataset
+
+    data = load_dataset(dataset)  # feature and class counts do not depend on the split seed
+    largest = SearchSpace().largest_genome().trainable_params(data.n_features, data.n_classes)
+    return reference_point(largest, LOG10_COST_CAP)  # counted without torch: the web process never loads it
 
 
 def hypervolume(F: np.ndarray, ref: list[float], ideal: list[float] | None = None) -> float:
@@ -224,7 +249,7 @@ def hypervolume(F: np.ndarray, ref: list[float], ideal: list[float] | None = Non
 class Evaluation:
     genome: dict
     genome_key: str
-    accuracy: float
+    accuracy: float  # validation split: the objective
     train_loss: float
     params_classical: int
     params_quantum: int
@@ -235,6 +260,7 @@ class Evaluation:
     G: float
     train_seconds: float
     cost_seconds: float
+    test_accuracy: float | None = None  # held-out test split: reported, never used for selection
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -266,19 +292,23 @@ def evaluate_genome(genome, config: SearchConfig, calibration, dataset=None, com
     result = train(genome, dataset, epochs=config.epochs, batch_size=config.batch_size,
                    lr=config.learning_rate, seed=config.seed)
     trained = time.perf_counter()
+    # The estimate's own defaults (layout included) apply: only what the search config sets is passed.
     options = CostOptions(shots=config.shots, optimization_level=config.optimization_level, seed=config.seed)
     report = estimate_quantum_cost(candidate_circuit(genome, config.seed), calibration, options,
                                    cache=compile_cache).to_dict()
     cost = training_cost(genome, n_train=len(dataset.y_train), epochs=config.epochs, shots=config.shots,
                          quantum_report=report, device_profile=profile or get_profile(config.device_profile),
-                         n_features=dataset.x_train.shape[1], n_classes=dataset.n_classes)
+                         n_features=dataset.x_train.shape[1], n_classes=dataset.n_classes,
+                         batch_size=config.batch_size,
+                         max_circuits_per_job=getattr(calibration, "max_experiments", None))
     counts = result.param_counts
     F, G = objectives(result.val_accuracy, cost.get("c_total_s"), counts["total"])
     return Evaluation(
         genome=genome.to_dict(), genome_key=genome.key(), accuracy=float(result.val_accuracy),
         train_loss=float(result.train_loss), params_classical=int(counts["classical"]),
         params_quantum=int(counts["quantum"]), params_total=int(counts["total"]), cost=cost, quantum=report,
-        F=F, G=G, train_seconds=trained - started, cost_seconds=time.perf_counter() - trained)
+        F=F, G=G, train_seconds=trained - started, cost_seconds=time.perf_counter() - trained,
+        test_accuracy=result.test_accuracy)
 
 
 def run_local(config: SearchConfig, calibration, progress: Callable[[int, int, int], None] | None = None):
@@ -293,7 +323,7 @@ def run_local(config: SearchConfig, calibration, progress: Callable[[int, int, i
     driver = Driver(config)
     done: dict[str, Evaluation] = {}
     hv: list[float] = []
-    ref = None
+    ref = dataset_reference_point(config.dataset, config.seed)
     while not driver.finished:
         genomes = driver.ask()
         for i, g in enumerate(genomes):
@@ -303,17 +333,12 @@ def run_local(config: SearchConfig, calibration, progress: Callable[[int, int, i
                 progress(driver.generation, i + 1, len(genomes))
         evals = [done[g.key()] for g in genomes]
         driver.tell([e.F for e in evals], [e.G for e in evals])
-        if ref is None:
-            ref = run_reference_point(config, [e.F for e in evals if e.G <= 0])
         feasible = [e.F for e in done.values() if e.G <= 0]
         hv.append(hypervolume(np.asarray(feasible), ref))
     return done, hv
 
 
-def run_reference_point(config: SearchConfig, first_generation_F: list[list[float]]) -> list[float]:
-    from .hqnn import build_model, load_dataset
-
-    data = load_dataset(config.dataset, seed=config.seed, max_train_samples=config.max_train_samples)
-    largest = build_model(config.search_space.largest_genome(), data.n_features, data.n_classes, seed=0)
-    max_log_cost = max((f[1] for f in first_generation_F), default=10.0)
-    return reference_point(largest.param_counts()["total"], max_log_cost)
+def run_reference_point(config: SearchConfig, first_generation_F: list[list[float]] | None = None) -> list[float]:
+    """The run's reference point: the one fixed for its dataset (``first_generation_F`` is ignored; kept for
+    callers of the per-run point this replaced)."""
+    return dataset_reference_point(config.dataset, config.seed)

@@ -41,7 +41,14 @@ class SearchRun(models.Model):
     generation_started_at = models.DateTimeField(null=True, blank=True,
                                                  help_text="when the current generation was dispatched")
     hypervolume = models.JSONField(default=list, blank=True, help_text="front hypervolume after each generation")
-    reference_point = models.JSONField(null=True, blank=True)
+    reference_point = models.JSONField(null=True, blank=True,
+                                       help_text="hypervolume reference point, fixed per (dataset, objective space)")
+    objective_space = models.CharField(max_length=300, blank=True, db_index=True,
+                                       help_text="dataset, objectives and cost-model versions: runs sharing it "
+                                                 "share the reference point, so their hypervolumes compare")
+    config_hash = models.CharField(max_length=64, blank=True, db_index=True,
+                                   help_text="sha256 of the validated config, the pinned snapshot and the cost-model "
+                                             "versions: equal hashes are identical runs")
     checkpoint = models.BinaryField(null=True, blank=True, editable=False,
                                     help_text="pickled NSGA-II state after the last told generation")
     eval_seconds_total = models.FloatField(default=0.0)
@@ -65,7 +72,9 @@ class Candidate(models.Model):
     genome_key = models.CharField(max_length=64)
     genome = models.JSONField()
     generation = models.PositiveIntegerField(help_text="generation in which it was first evaluated")
-    accuracy = models.FloatField()
+    accuracy = models.FloatField(help_text="validation accuracy (the objective)")
+    test_accuracy = models.FloatField(null=True, blank=True,
+                                      help_text="accuracy on the held-out test split (reported, never selected on)")
     train_loss = models.FloatField(null=True)
     params_classical = models.PositiveIntegerField()
     params_quantum = models.PositiveIntegerField()

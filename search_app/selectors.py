@@ -82,33 +82,121 @@ def front(run: SearchRun) -> QuerySet[Candidate]:
     return run.candidates.filter(on_front=True).order_by("c_total_s", "-accuracy")
 
 
-def architecture_leaderboard(user, *, dataset=None, backend=None, budget_s=None, accuracy_floor=None,
-                             limit: int = 20) -> dict:
-    """Over every finished-or-running run the caller may see: the most accurate architecture within a cost
-    budget, the cheapest above an accuracy floor, and each run's latest front hypervolume."""
+EXCLUDED_BY_DEFAULT = (SearchRun.Status.FAILED, SearchRun.Status.CANCELLED)
+
+
+def comparable_runs(user, *, dataset=None, backend=None, include_failed: bool = False) -> list[SearchRun]:
+    """Runs the caller may see, failed and cancelled ones left out unless ``include_failed``, and one run per
+    set of identical inputs (config hash): the earliest that succeeded, else the most advanced, else the
+    latest. Runs stored before config hashes existed count as distinct."""
     runs = visible_runs(user)
+    if not include_failed:
+        runs = runs.exclude(status__in=EXCLUDED_BY_DEFAULT)
     if dataset:
         runs = runs.filter(dataset=dataset)
     if backend:
         runs = runs.filter(backend_name__in=_backend_aliases(backend))
-    cands = Candidate.objects.filter(run__in=runs, runnable=True).select_related("run").defer("run__checkpoint")
-    most_accurate = cands
-    if budget_s is not None:
-        most_accurate = most_accurate.filter(c_total_s__lte=budget_s)
-    cheapest = cands
-    if accuracy_floor is not None:
-        cheapest = cheapest.filter(accuracy__gte=accuracy_floor)
-    hv_rows = []
-    for run in runs.order_by("-created_at")[:200]:
-        if run.hypervolume:
-            hv_rows.append({"run": run.pk, "name": run.name, "dataset": run.dataset, "backend": run.backend_name,
-                            "generations": run.generation, "hypervolume": run.hypervolume[-1],
-                            "status": run.status})
-    hv_rows.sort(key=lambda r: -r["hypervolume"])
+    best: dict[str, SearchRun] = {}
+    order: list[str] = []
+    for run in runs.order_by("created_at")[:1000]:
+        key = run.config_hash or f"run-{run.pk}"
+        if key not in best:
+            best[key] = run
+            order.append(key)
+            continue
+        kept = best[key]
+        rank = (run.status == SearchRun.Status.SUCCEEDED, run.generation)
+        if rank > (kept.status == SearchRun.Status.SUCCEEDED, kept.generation):
+            best[key] = run
+    return [best[k] for k in order]
+
+
+def space_key(run: SearchRun) -> str:
+    """The objective space a run's hypervolume lives in (runs from before it was stored: a legacy space per
+    dataset, as their costs came from an older cost model)."""
+    return run.objective_space or f"{run.dataset}|legacy"
+
+
+def space_reference(runs: list[SearchRun]) -> list[float] | None:
+    """The reference point shared by runs of one objective space: the one stored with them, else the
+    dataset's fixed point (legacy runs), else None when the dataset can no longer be read."""
+    for run in runs:
+        if run.objective_space and run.reference_point:
+            return list(run.reference_point)
+    from cost_engine.errors import CostEngineError
+    from cost_engine.search import dataset_reference_point
+
+    try:
+        return dataset_reference_point(runs[0].dataset)
+    except (CostEngineError, OSError):
+        return None
+
+
+def front_hypervolume(run: SearchRun, ref: list[float] | None) -> float | None:
+    """Hypervolume of the run's current front against ``ref`` (recomputed, so runs compare on one point)."""
+    import numpy as np
+
+    from cost_engine.search import hypervolume
+
+    if ref is None:
+        return None
+    F = [c.objectives for c in run.candidates.filter(on_front=True, runnable=True)]
+    return hypervolume(np.asarray(F, dtype=float), ref) if F else 0.0
+
+
+def compare_runs(runs: list[SearchRun]) -> dict:
+    """Two or more runs side by side. Runs in one objective space (same dataset, objectives, cost-model
+    versions) are measured against their shared reference point; otherwise ``comparable`` is False, says why,
+    and each hypervolume is against the run's own space's point."""
+    spaces = {space_key(r) for r in runs}
+    comparable = len(spaces) == 1 and not next(iter(spaces)).endswith("|legacy")
+    refs = {k: space_reference([r for r in runs if space_key(r) == k]) for k in spaces}
+    sides = [{"run": r, "objective_space": space_key(r), "reference_point": refs[space_key(r)],
+              "hypervolume": front_hypervolume(r, refs[space_key(r)]), "front": front(r)} for r in runs]
+    reason = None
+    if not comparable:
+        reason = ("different datasets or cost-model versions: hypervolumes are against different reference points"
+                  if len(spaces) > 1 else "runs from before reference points were fixed per dataset")
+    return {"comparable": comparable, "reason": reason,
+            "reference_point": refs[next(iter(spaces))] if comparable else None, "sides": sides}
+
+
+def architecture_leaderboard(user, *, dataset=None, backend=None, budget_s=None, accuracy_floor=None,
+                             limit: int = 20, include_failed: bool = False) -> dict:
+    """Per objective space (one dataset, one cost model), over the comparable runs the caller may see (see
+    :func:`comparable_runs`): the most accurate architecture within a cost budget, the cheapest above an
+    accuracy floor (validation accuracy, the objective), and each run's front hypervolume against the space's
+    shared reference point. Groups are ordered by dataset name; the flat lists concatenate the groups."""
+    runs = comparable_runs(user, dataset=dataset, backend=backend, include_failed=include_failed)
+    by_space: dict[str, list[SearchRun]] = {}
+    for run in runs:
+        by_space.setdefault(space_key(run), []).append(run)
+    groups = []
+    for key in sorted(by_space, key=lambda k: (by_space[k][0].dataset, k.endswith("|legacy"), k)):
+        members = by_space[key]
+        ref = space_reference(members)
+        cands = (Candidate.objects.filter(run__in=[r.pk for r in members], runnable=True)
+                 .select_related("run").defer("run__checkpoint"))
+        most_accurate = cands if budget_s is None else cands.filter(c_total_s__lte=budget_s)
+        cheapest = cands if accuracy_floor is None else cands.filter(accuracy__gte=accuracy_floor)
+        hv_rows = []
+        for run in members:
+            hv = front_hypervolume(run, ref)
+            if hv is not None and run.generation:
+                hv_rows.append({"run": run.pk, "name": run.name, "dataset": run.dataset,
+                                "backend": run.backend_name, "generations": run.generation, "hypervolume": hv,
+                                "status": run.status, "objective_space": key})
+        hv_rows.sort(key=lambda r: -r["hypervolume"])
+        groups.append({"dataset": members[0].dataset, "objective_space": key, "reference_point": ref,
+                       "runs": len(members),
+                       "most_accurate_within_budget": list(most_accurate.order_by("-accuracy", "c_total_s")[:limit]),
+                       "cheapest_above_accuracy_floor": list(cheapest.order_by("c_total_s", "-accuracy")[:limit]),
+                       "hypervolume_by_run": hv_rows[:limit]})
     return {
-        "most_accurate_within_budget": list(most_accurate.order_by("-accuracy", "c_total_s")[:limit]),
-        "cheapest_above_accuracy_floor": list(cheapest.order_by("c_total_s", "-accuracy")[:limit]),
-        "hypervolume_by_run": hv_rows[:limit],
+        "groups": groups,
+        "most_accurate_within_budget": [c for g in groups for c in g["most_accurate_within_budget"]],
+        "cheapest_above_accuracy_floor": [c for g in groups for c in g["cheapest_above_accuracy_floor"]],
+        "hypervolume_by_run": [r for g in groups for r in g["hypervolume_by_run"]],
     }
 
 

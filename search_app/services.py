@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from cost_engine.errors import CostEngineError
 from cost_engine.hqnn import Genome
-from cost_engine.search import Driver, SearchConfig, hypervolume, pareto_ranks, run_reference_point
+from cost_engine.search import (Driver, SearchConfig, dataset_reference_point, hypervolume, objective_space,
+                                 pareto_ranks, run_reference_point)
 from hanas_platform.api import InputError
 
 from .models import Candidate, SearchRun
@@ -46,9 +47,24 @@ def _notify(run: SearchRun, event: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ create
+def config_hash(cfg: SearchConfig, snapshot_id: int) -> str:
+    """Identity of a run's inputs: the validated config, the pinned snapshot and the cost-model versions."""
+    import hashlib
+    import json
+
+    from cost_engine.quantum import MODEL_VERSION
+    from cost_engine.training import TRAINING_COST_VERSION
+
+    blob = json.dumps({"config": cfg.to_dict(), "snapshot_id": snapshot_id, "quantum_model": MODEL_VERSION,
+                       "training_cost": TRAINING_COST_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def search_create(*, owner, config: dict, name: str = "", visibility: str = SearchRun.Visibility.PRIVATE,
-                  team=None, start: bool = True) -> SearchRun:
-    """Validate the config (errors name the field), pin the calibration snapshot, store the run, start it."""
+                  team=None, start: bool = True, reuse: bool = False) -> SearchRun:
+    """Validate the config (errors name the field), pin the calibration snapshot, store the run, start it.
+    With ``reuse``, an identical finished run (same config hash) of the same owner and visibility is returned
+    instead of starting a new one (``run.reused`` is then True)."""
     from benchmarks_app import selectors as bench_selectors
 
     try:
@@ -75,12 +91,21 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
     if widest > usable:
         raise InputError(f"search space allows {widest} qubits but {snapshot.backend.name} has {usable} usable",
                          field="config.space.max_qubits")
+    digest = config_hash(cfg, snapshot.pk)
+    if reuse:
+        same = SearchRun.objects.filter(config_hash=digest, owner=owner, visibility=visibility, team=team,
+                                        status=SearchRun.Status.SUCCEEDED).order_by("created_at").first()
+        if same is not None:
+            same.reused = True
+            return same
     with transaction.atomic():
         run = SearchRun.objects.create(
             name=name or f"{cfg.dataset} on {snapshot.backend.name}", owner=owner, team=team,
             visibility=visibility, config=cfg.to_dict(), dataset=cfg.dataset, backend_name=snapshot.backend.name,
             snapshot_id=snapshot.pk, snapshot_calibrated_at=snapshot.calibrated_at,
-            generations_total=cfg.generations)
+            generations_total=cfg.generations, config_hash=digest, objective_space=objective_space(cfg.dataset),
+            reference_point=dataset_reference_point(cfg.dataset))
+        run.reused = False
         if start:
             transaction.on_commit(lambda: search_dispatch(run.pk))
     if start and settings.CELERY_TASK_ALWAYS_EAGER:
@@ -150,6 +175,9 @@ def search_cancel(run: SearchRun, user) -> SearchRun:
             run.finished_at = timezone.now()
             run.pending_keys = []
             run.save(update_fields=["status", "finished_at", "pending_keys", "updated_at"])
+        else:
+            raise InputError(f"search run {run.pk} has already finished ({run.status}); only a queued or running "
+                             f"run can be cancelled", field="status", status_code=409)
     return run
 
 
@@ -208,6 +236,7 @@ def evaluate_and_record(run_id: int, generation: int, genome_data: dict) -> bool
             with transaction.atomic():
                 Candidate.objects.create(
                     run_id=run_id, genome_key=key, genome=ev.genome, generation=generation, accuracy=ev.accuracy,
+                    test_accuracy=ev.test_accuracy,
                     train_loss=ev.train_loss, params_classical=ev.params_classical,
                     params_quantum=ev.params_quantum, params_total=ev.params_total,
                     c_q_wallclock_s=cost.get("c_q_wallclock_s"), c_q_paper_s=cost.get("c_q_paper_s"),

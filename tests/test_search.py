@@ -225,6 +225,80 @@ def test_pareto_compare_and_architecture_leaderboard(sherbrooke, user, api_clien
     assert tight["most_accurate_within_budget"] == []
 
 
+def test_shared_reference_point_dedup_and_failed_runs(sherbrooke, user, api_client):
+    """Two runs on one dataset share the reference point fixed for it, stored at creation, so compare reports
+    comparable hypervolumes; leaderboards group by dataset, count identical runs once and leave failed and
+    cancelled runs out unless asked."""
+    from cost_engine.search import dataset_reference_point, hypervolume
+    from search_app import services
+    from search_app.models import SearchRun
+
+    run = _make_run(user, visibility="public")
+    other = _make_run(user, {**TINY, "seed": 4, "space": {**TINY["space"], "max_qubits": 2}}, visibility="public")
+    assert run.reference_point == other.reference_point == dataset_reference_point("iris")
+    assert run.objective_space == other.objective_space and run.config_hash != other.config_hash
+    _drive_inline(run.pk)
+    _drive_inline(other.pk)
+    cmp = api_client.get(f"/api/searches/{run.pk}/compare/?other={other.pk}").json()
+    assert cmp["comparable"] is True and cmp["reference_point"] == run.reference_point
+    for side, r in zip(cmp["runs"], (run, other)):
+        r.refresh_from_db()
+        front = [c.objectives for c in r.candidates.filter(on_front=True)]
+        assert side["hypervolume"] == pytest.approx(hypervolume(np.asarray(front), cmp["reference_point"]))
+        assert side["hypervolume"] == pytest.approx(r.hypervolume[-1])  # the run's own record agrees
+    wine = _make_run(user, {**TINY, "dataset": "wine"}, visibility="public")
+    assert wine.reference_point != run.reference_point
+    cmp = api_client.get(f"/api/searches/{run.pk}/compare/?other={wine.pk}").json()
+    assert cmp["comparable"] is False and "dataset" in cmp["reason"]
+
+    # an identical config (same snapshot, same cost model) is one run on the leaderboard; failed ones are out
+    dup = _make_run(user, visibility="public")
+    assert dup.config_hash == run.config_hash
+    failed = _make_run(user, {**TINY, "seed": 9}, visibility="public")
+    SearchRun.objects.filter(pk=failed.pk).update(status=SearchRun.Status.FAILED, generation=1)
+    services.search_cancel(wine, user)
+    board = api_client.get("/api/leaderboards/architectures/").json()
+    ids = [r["run"] for r in board["hypervolume_by_run"]]
+    assert sorted(ids) == sorted([run.pk, other.pk])
+    assert [g["dataset"] for g in board["groups"]] == ["iris"]
+    assert board["groups"][0]["reference_point"] == run.reference_point
+    hv = {r["run"]: r["hypervolume"] for r in board["hypervolume_by_run"]}
+    assert hv[run.pk] == pytest.approx(cmp["runs"][0]["hypervolume"])
+    with_failed = api_client.get("/api/leaderboards/architectures/?include_failed=true").json()
+    assert failed.pk in [r["run"] for r in with_failed["hypervolume_by_run"]]
+    assert dup.pk not in [r["run"] for r in with_failed["hypervolume_by_run"]]
+    assert {g["dataset"] for g in with_failed["groups"]} == {"iris", "wine"}
+    assert api_client.get("/api/leaderboards/architectures/?include_failed=maybe").status_code == 400
+
+
+@pytest.mark.smoke  # eager-only: runs in the SQLite smoke pass of `make test`
+def test_main_job_reuses_an_identical_finished_search(sherbrooke, tmp_path, settings):
+    """`make run` twice: the main job's search step re-uses the identical finished run (no second run)."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from benchmarks_app.management.commands.run_main_job import STEPS
+    from search_app.models import SearchRun
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("the command waits on real workers here; the smoke run covers it")
+    assert [args for _, name, args in STEPS if name == "run_search"] == [["--default", "--reuse"]]
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(TINY))
+    first = StringIO()
+    call_command("run_search", str(path), "--reuse", stdout=first)
+    assert SearchRun.objects.count() == 1 and "re-using" not in first.getvalue()
+    second = StringIO()
+    call_command("run_search", str(path), "--reuse", stdout=second)
+    run = SearchRun.objects.get()
+    assert SearchRun.objects.count() == 1 and f"re-using search {run.pk}" in second.getvalue()
+    assert "Pareto front" in second.getvalue()
+    call_command("run_search", str(path), stdout=StringIO())  # without --reuse: a new run, as asked
+    assert SearchRun.objects.count() == 2
+
+
 def test_run_search_command_prints_front(sherbrooke, tmp_path, settings):
     import json
 

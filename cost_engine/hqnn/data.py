@@ -22,6 +22,8 @@ class Dataset:
     x_val: np.ndarray
     y_val: np.ndarray
     n_classes: int
+    x_test: np.ndarray | None = None  # held out from training and from selection: reported only
+    y_test: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -56,7 +58,10 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=16)
 def load_dataset(name: str, seed: int = 0, val_fraction: float = 0.25, max_features: int = 16,
-                 max_train_samples: int | None = None) -> Dataset:
+                 max_train_samples: int | None = None, test_fraction: float = 0.2) -> Dataset:
+    """Stratified split: ``test_fraction`` of the samples held out as the test split first (reported, never
+    used for selection), then ``val_fraction`` of the rest as the validation split (the search objective),
+    the remainder for training."""
     from sklearn.decomposition import PCA
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder, StandardScaler
@@ -68,14 +73,20 @@ def load_dataset(name: str, seed: int = 0, val_fraction: float = 0.25, max_featu
     n_classes = int(y.max()) + 1
     if n_classes < 2:
         raise ConfigError(f"dataset {name} has a single class", field="dataset")
+    x_te, y_te = x[:0], y[:0]
+    if test_fraction:
+        x, x_te, y, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
     x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=val_fraction, random_state=seed, stratify=y)
     if max_train_samples is not None and len(x_tr) > max_train_samples:
         x_tr, _, y_tr, _ = train_test_split(x_tr, y_tr, train_size=max_train_samples, random_state=seed,
                                             stratify=y_tr)
     scaler = StandardScaler().fit(x_tr)
     x_tr, x_va = scaler.transform(x_tr), scaler.transform(x_va)
+    x_te = scaler.transform(x_te) if len(x_te) else np.zeros((0, x_tr.shape[1]))
     if x_tr.shape[1] > max_features:
         pca = PCA(n_components=max_features, random_state=seed).fit(x_tr)
         x_tr, x_va = pca.transform(x_tr), pca.transform(x_va)
+        x_te = pca.transform(x_te) if len(x_te) else np.zeros((0, max_features))
     return Dataset(name=os.path.basename(name), x_train=x_tr.astype(np.float32), y_train=y_tr.astype(np.int64),
-                   x_val=x_va.astype(np.float32), y_val=y_va.astype(np.int64), n_classes=n_classes)
+                   x_val=x_va.astype(np.float32), y_val=y_va.astype(np.int64), n_classes=n_classes,
+                   x_test=x_te.astype(np.float32), y_test=np.asarray(y_te).astype(np.int64))

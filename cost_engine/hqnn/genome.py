@@ -35,6 +35,7 @@ class Genome:
     entangler_gate: str = "cx"
     pre_widths: tuple[int, ...] = ()
     head: str = "linear"
+    freeze_pre: bool = False  # the classical pre-layer stays at its seeded initialisation (not trained)
 
     def validate(self) -> "Genome":
         for name, lo, hi in (("n_qubits", 2, MAX_QUBITS), ("n_layers", 1, 8)):
@@ -59,6 +60,8 @@ class Genome:
             _fail(f"pre_widths must be 0 to 2 integers in [4, 128], got {pw!r}", "pre_widths")
         if self.head not in HEADS:
             _fail(f"head must be one of {HEADS}, got {self.head!r}", "head")
+        if not isinstance(self.freeze_pre, bool):
+            _fail(f"freeze_pre must be true or false, got {self.freeze_pre!r}", "freeze_pre")
         return self
 
     @property
@@ -81,10 +84,29 @@ class Genome:
     def n_quantum_params(self) -> int:
         return self.n_layers * len(self.rotations) * self.n_qubits
 
+    def trainable_params(self, n_features: int, n_classes: int) -> int:
+        """Trainable parameters of the model this genome builds (``HQNN.param_counts()["total"]``), counted
+        without torch: pre-layers (unless frozen), circuit weights, head."""
+        count, width = 0, n_features
+        for w in (*self.pre_widths, self.encoder_width):
+            count += width * w + w
+            width = w
+        if self.freeze_pre:
+            count = 0
+        count += self.n_quantum_params
+        if self.head == "mlp":
+            return count + self.n_qubits * 16 + 16 + 16 * n_classes + n_classes
+        return count + self.n_qubits * n_classes + n_classes
+
     def to_dict(self) -> dict[str, Any]:
-        return {"n_qubits": self.n_qubits, "n_layers": self.n_layers, "encoding": self.encoding,
-                "rotations": list(self.rotations), "entangler": self.entangler,
-                "entangler_gate": self.entangler_gate, "pre_widths": list(self.pre_widths), "head": self.head}
+        """``freeze_pre`` appears only when true, so the keys of genomes with a trained pre-layer (the default,
+        and every genome stored before the option existed) stay what they were."""
+        d = {"n_qubits": self.n_qubits, "n_layers": self.n_layers, "encoding": self.encoding,
+             "rotations": list(self.rotations), "entangler": self.entangler,
+             "entangler_gate": self.entangler_gate, "pre_widths": list(self.pre_widths), "head": self.head}
+        if self.freeze_pre:
+            d["freeze_pre"] = True
+        return d
 
     @classmethod
     def from_dict(cls, data: Any) -> "Genome":
@@ -132,6 +154,7 @@ class SearchSpace:
     entangler_gates: tuple[str, ...] = ENTANGLER_GATES
     pre_widths: tuple[tuple[int, ...], ...] = DEFAULT_PRE_WIDTHS
     heads: tuple[str, ...] = HEADS
+    freeze_pre_layer: bool = False  # every genome keeps its classical pre-layer frozen (trained and costed so)
 
     GENES = ("n_qubits", "n_layers", "encoding", "rotations", "entangler", "entangler_gate", "pre_widths", "head")
 
@@ -160,6 +183,8 @@ class SearchSpace:
             Genome(pre_widths=tuple(w)).validate()
         for h in self.heads:
             Genome(head=h).validate()
+        if not isinstance(self.freeze_pre_layer, bool):
+            _fail(f"freeze_pre_layer must be true or false, got {self.freeze_pre_layer!r}", "freeze_pre_layer")
         if "amplitude" in self.encodings and self.max_qubits > 10:
             _fail("amplitude encoding allows at most 10 qubits: lower max_qubits or drop it", "encodings")
         return self
@@ -183,7 +208,7 @@ class SearchSpace:
         return canonical(Genome(n_qubits=int(v[0]), n_layers=int(v[1]), encoding=self.encodings[v[2]],
                       rotations=tuple(self.rotation_sets[v[3]]), entangler=self.entanglers[v[4]],
                       entangler_gate=self.entangler_gates[v[5]], pre_widths=tuple(self.pre_widths[v[6]]),
-                      head=self.heads[v[7]]), self)
+                      head=self.heads[v[7]], freeze_pre=self.freeze_pre_layer), self)
 
     def encode(self, g: Genome) -> np.ndarray:
         try:

@@ -43,6 +43,8 @@ class HQNN(nn.Module):
             width = w
         layers.append(nn.Linear(width, genome.encoder_width))
         self.pre = nn.Sequential(*layers)
+        if genome.freeze_pre:  # a fixed (seeded random) feature map: no gradient reaches it
+            self.pre.requires_grad_(False)
         self.quantum = QuantumLayer(genome)
         if genome.head == "mlp":
             self.head = nn.Sequential(nn.Linear(genome.n_qubits, 16), nn.ReLU(), nn.Linear(16, n_classes))

@@ -22,7 +22,7 @@ class SearchRunCreateSerializer(serializers.Serializer):
 
 class SearchRunSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
-    team = serializers.CharField(source="team.name", read_only=True, default=None)
+    team = serializers.CharField(source="team.name", read_only=True, default=None, allow_null=True)
     progress = serializers.SerializerMethodField()
     url = serializers.HyperlinkedIdentityField(view_name="search-detail")
 
@@ -30,16 +30,20 @@ class SearchRunSerializer(serializers.ModelSerializer):
         model = SearchRun
         fields = ["id", "url", "name", "owner", "team", "visibility", "status", "dataset", "backend_name",
                   "snapshot_id", "snapshot_calibrated_at", "config", "progress", "hypervolume", "reference_point",
-                  "error", "created_at", "started_at", "finished_at"]
+                  "objective_space", "config_hash", "error", "created_at", "started_at", "finished_at"]
 
     def get_progress(self, run) -> dict:
         return selectors.progress(run)
 
 
 class CandidateSerializer(serializers.ModelSerializer):
+    """``accuracy`` is the validation accuracy (the search objective); ``test_accuracy`` the held-out test split.
+    ``c_q_wallclock_s``, ``c_c_s`` and ``flops_only`` are the quantum, classical and FLOPs-only costs side by side."""
+
     class Meta:
         model = Candidate
-        fields = ["id", "run", "generation", "genome_key", "genome", "accuracy", "train_loss", "params_classical",
+        fields = ["id", "run", "generation", "genome_key", "genome", "accuracy", "test_accuracy", "train_loss",
+                  "params_classical",
                   "params_quantum", "params_total", "c_q_wallclock_s", "c_q_paper_s", "c_c_s", "c_total_s",
                   "flops_only", "runnable", "objectives", "pareto_rank", "on_front", "train_seconds",
                   "cost_seconds", "cost", "quantum_report"]
@@ -51,5 +55,5 @@ class CandidateBriefSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Candidate
-        fields = ["id", "run", "dataset", "backend", "generation", "genome", "accuracy", "params_total",
-                  "c_total_s", "c_q_wallclock_s", "c_c_s", "on_front"]
+        fields = ["id", "run", "dataset", "backend", "generation", "genome", "accuracy", "test_accuracy",
+                  "params_total", "c_total_s", "c_q_wallclock_s", "c_c_s", "flops_only", "on_front"]

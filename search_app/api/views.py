@@ -1,7 +1,10 @@
+import math
+
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +19,7 @@ from .serializers import (CandidateBriefSerializer, CandidateSerializer, SearchR
 
 class SearchRunFilter(filters.FilterSet):
     dataset = filters.CharFilter()
-    backend = filters.CharFilter(field_name="backend_name")
+    backend = filters.CharFilter(method="filter_backend", help_text="backend name; short names (kingston) work")
     status = filters.ChoiceFilter(choices=SearchRun.Status.choices)
     visibility = filters.ChoiceFilter(choices=SearchRun.Visibility.choices)
     owner = filters.CharFilter(field_name="owner__username")
@@ -25,11 +28,19 @@ class SearchRunFilter(filters.FilterSet):
         model = SearchRun
         fields = ["dataset", "backend", "status", "visibility", "owner"]
 
+    def filter_backend(self, qs, name, value):
+        from benchmarks_app.selectors import name_candidates
+
+        return qs.filter(backend_name__in=name_candidates(str(value)))
+
 
 class SearchRunListCreate(generics.ListCreateAPIView):
     """Search runs the caller may see (public, their team's, their own). POST starts a new run."""
 
     filterset_class = SearchRunFilter
+    filter_backends = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
+    search_fields = ["name", "dataset", "backend_name"]
+    ordering_fields = ["id", "created_at", "finished_at", "name", "status", "generation"]
 
     def get_queryset(self):
         return selectors.visible_runs(self.request.user)
@@ -75,13 +86,19 @@ class CandidateList(generics.ListAPIView):
         return selectors.candidates(selectors.run_get(self.request.user, self.kwargs["pk"]))
 
 
+PARETO_DOC = response_doc("ParetoFront", run="search run id", status="run status", generation="generations finished",
+                          hypervolume="list: front hypervolume after each generation (numbers)",
+                          objectives="the three minimised objectives (list of strings)",
+                          front="list: candidates on the Pareto front (as /candidates/)")
+
+
 class ParetoView(APIView):
-    @extend_schema(responses=CandidateSerializer(many=True))
+    @extend_schema(responses=PARETO_DOC)
     def get(self, request, pk):
         run = selectors.run_get(request.user, pk)
         front = CandidateSerializer(selectors.front(run), many=True).data
         return Response({"run": run.pk, "status": run.status, "generation": run.generation,
-                         "hypervolume": run.hypervolume, "objectives": ["1 - accuracy", "log10 C_total [s]",
+                         "hypervolume": run.hypervolume, "objectives": ["1 - validation accuracy", "log10 C_total [s]",
                                                                         "trainable parameters"],
                          "front": front})
 
@@ -89,7 +106,10 @@ class ParetoView(APIView):
 class CancelView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=SearchRunSerializer)
+    @extend_schema(request=None, responses={200: SearchRunSerializer,
+                                            409: OpenApiResponse(description="the run has already finished")},
+                   description="Cancel a queued or running search: 200 with the cancelled run; 409 when it has "
+                               "already finished (succeeded, failed or cancelled).")
     def post(self, request, pk):
         run = services.search_cancel(selectors.run_get(request.user, pk), request.user)
         return Response(SearchRunSerializer(run, context={"request": request}).data)
@@ -97,20 +117,28 @@ class CancelView(APIView):
 
 class CompareView(APIView):
     @extend_schema(parameters=[OpenApiParameter("other", OpenApiTypes.INT, required=True)],
-                   responses=response_doc("CompareRuns", runs="list: per run {run, name, dataset, backend, "
-                                          "snapshot_calibrated_at, hypervolume, front: its Pareto candidates}"))
+                   responses=response_doc("CompareRuns", comparable="bool: both runs in one objective space (dataset, "
+                                          "objectives, cost-model versions)", reason="why not comparable, or null",
+                                          reference_point="the shared hypervolume reference point, or null",
+                                          runs="list: per run {run, name, dataset, backend, snapshot_calibrated_at, "
+                                          "objective_space, reference_point, hypervolume (of its front against "
+                                          "reference_point), front: its Pareto candidates}"))
     def get(self, request, pk):
         other_id = request.query_params.get("other")
         if not other_id:
             raise InputError("give ?other=<run id> to compare with", field="other")
         runs = [selectors.run_get(request.user, pk), selectors.run_get(request.user, other_id)]
+        cmp = selectors.compare_runs(runs)
         sides = []
-        for run in runs:
+        for side in cmp["sides"]:
+            run = side["run"]
             sides.append({"run": run.pk, "name": run.name, "dataset": run.dataset, "backend": run.backend_name,
                           "snapshot_calibrated_at": run.snapshot_calibrated_at,
-                          "hypervolume": run.hypervolume[-1] if run.hypervolume else None,
-                          "front": CandidateBriefSerializer(selectors.front(run), many=True).data})
-        return Response({"runs": sides})
+                          "objective_space": side["objective_space"], "reference_point": side["reference_point"],
+                          "hypervolume": side["hypervolume"],
+                          "front": CandidateBriefSerializer(side["front"], many=True).data})
+        return Response({"comparable": cmp["comparable"], "reason": cmp["reason"],
+                         "reference_point": cmp["reference_point"], "runs": sides})
 
 
 class ArchitectureLeaderboard(APIView):
@@ -118,12 +146,17 @@ class ArchitectureLeaderboard(APIView):
         OpenApiParameter("dataset", OpenApiTypes.STR), OpenApiParameter("backend", OpenApiTypes.STR),
         OpenApiParameter("budget_s", OpenApiTypes.FLOAT, description="cost budget for the accuracy ranking"),
         OpenApiParameter("accuracy_floor", OpenApiTypes.FLOAT, description="floor for the cost ranking"),
-        OpenApiParameter("limit", OpenApiTypes.INT)],
+        OpenApiParameter("limit", OpenApiTypes.INT, description="per dataset group"),
+        OpenApiParameter("include_failed", OpenApiTypes.BOOL, description="also failed and cancelled runs")],
         responses=response_doc("ArchitectureLeaderboard",
-                               most_accurate_within_budget="list: candidates, most accurate first",
-                               cheapest_above_accuracy_floor="list: candidates, cheapest first",
-                               hypervolume_by_run="list: {run, name, dataset, backend, generations, hypervolume, "
-                                                  "status}, largest first"))
+                               groups="list: one per objective space (dataset, cost model), by dataset: {dataset, "
+                                      "objective_space, reference_point, runs, and the three lists below}",
+                               most_accurate_within_budget="list: candidates, most accurate (validation) first "
+                                                           "within each dataset group; groups concatenated",
+                               cheapest_above_accuracy_floor="list: candidates, cheapest first within each group",
+                               hypervolume_by_run="list: {run, name, dataset, backend, generations, hypervolume "
+                                                  "(against the group's reference point), status, "
+                                                  "objective_space}, largest first within each group"))
     def get(self, request):
         q = request.query_params
 
@@ -131,15 +164,30 @@ class ArchitectureLeaderboard(APIView):
             if q.get(name) in (None, ""):
                 return None
             try:
-                return cast(q[name])
+                value = cast(q[name])
             except ValueError:
                 raise InputError(f"{name} must be a number", field=name) from None
+            if not math.isfinite(value):
+                raise InputError(f"{name} must be a finite number", field=name)
+            return value
 
         limit = number("limit", int) or 20
+        include_failed = (q.get("include_failed") or "false").lower()
+        if include_failed not in ("true", "false", "1", "0"):
+            raise InputError("include_failed must be true or false", field="include_failed")
         board = selectors.architecture_leaderboard(
             request.user, dataset=q.get("dataset") or None, backend=q.get("backend") or None,
-            budget_s=number("budget_s"), accuracy_floor=number("accuracy_floor"), limit=min(max(limit, 1), 100))
+            budget_s=number("budget_s"), accuracy_floor=number("accuracy_floor"), limit=min(max(limit, 1), 100),
+            include_failed=include_failed in ("true", "1"))
+        groups = [{"dataset": g["dataset"], "objective_space": g["objective_space"],
+                   "reference_point": g["reference_point"], "runs": g["runs"],
+                   "most_accurate_within_budget": CandidateBriefSerializer(g["most_accurate_within_budget"],
+                                                                           many=True).data,
+                   "cheapest_above_accuracy_floor": CandidateBriefSerializer(g["cheapest_above_accuracy_floor"],
+                                                                             many=True).data,
+                   "hypervolume_by_run": g["hypervolume_by_run"]} for g in board["groups"]]
         return Response({
+            "groups": groups,
             "most_accurate_within_budget": CandidateBriefSerializer(board["most_accurate_within_budget"],
                                                                     many=True).data,
             "cheapest_above_accuracy_floor": CandidateBriefSerializer(board["cheapest_above_accuracy_floor"],

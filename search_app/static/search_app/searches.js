@@ -63,11 +63,13 @@
       const columns = [
         { label: "gen", num: true, value: (c) => c.generation },
         { label: "genome", value: (c) => `<code title="${genomeTitle(c.genome)}">${H.esc(genomeText(c.genome))}</code>` },
-        { label: "accuracy", num: true, value: (c) => H.num(c.accuracy, 4) },
+        { label: "validation accuracy (objective)", num: true, value: (c) => H.num(c.accuracy, 4) },
+        { label: "test accuracy (held out)", num: true, value: (c) => H.num(c.test_accuracy, 4) },
         { label: "params (classical + quantum)", num: true, value: (c) => `${c.params_total} (${c.params_classical} + ${c.params_quantum})` },
         { label: "C_q wall-clock", num: true, value: (c) => H.seconds(c.c_q_wallclock_s) },
         { label: "C_c", num: true, value: (c) => H.seconds(c.c_c_s) },
         { label: "C_total", num: true, value: (c) => H.seconds(c.c_total_s) },
+        { label: "FLOPs-only", num: true, value: (c) => (c.flops_only == null ? "–" : c.flops_only.toExponential(2)) },
         { label: "runnable", value: (c) => (c.runnable ? "yes" : "no") },
         { label: "Pareto rank", num: true, value: (c) => (c.pareto_rank === null ? "–" : c.pareto_rank) },
       ];
@@ -78,7 +80,7 @@
       const rest = ok.filter((c) => !c.on_front);
       const pmax = Math.max(...ok.map((c) => c.params_total), 1);
       const size = (c) => 8 + 22 * Math.sqrt(c.params_total / pmax);
-      const hover = (c) => `gen ${c.generation}<br>${H.esc(genomeText(c.genome))}<br>accuracy ${H.num(c.accuracy, 4)}` +
+      const hover = (c) => `gen ${c.generation}<br>${H.esc(genomeText(c.genome))}<br>validation accuracy ${H.num(c.accuracy, 4)}` +
         `<br>C_total ${H.seconds(c.c_total_s)}<br>${c.params_total} parameters<extra></extra>`;
       const marker = (list, extra) => Object.assign({
         size: list.map(size), color: list.map((c) => c.params_total), colorscale: "Viridis",
@@ -96,7 +98,7 @@
       ];
       await H.plot(pareto, traces, {
         xaxis: { title: { text: "C_total: estimated training cost [s] (log)" }, type: "log" },
-        yaxis: { title: { text: "test accuracy" }, rangemode: "tozero" },
+        yaxis: { title: { text: "validation accuracy" }, rangemode: "tozero" },
         margin: { l: 64, r: 24, t: 48, b: 56 },
       });
     }
@@ -135,7 +137,8 @@
       { label: "dataset", value: (c) => H.esc(c.dataset) },
       { label: "backend", value: (c) => H.esc(c.backend) },
       { label: "genome", value: (c) => `<code title="${genomeTitle(c.genome)}">${H.esc(genomeText(c.genome))}</code>` },
-      { label: "accuracy", num: true, value: (c) => H.num(c.accuracy, 4) },
+      { label: "validation accuracy", num: true, value: (c) => H.num(c.accuracy, 4) },
+      { label: "test accuracy", num: true, value: (c) => H.num(c.test_accuracy, 4) },
       { label: "params", num: true, value: (c) => c.params_total },
       { label: "C_total", num: true, value: (c) => H.seconds(c.c_total_s) },
       { label: "on front", value: (c) => (c.on_front ? "yes" : "") },
@@ -157,10 +160,10 @@
         type: "scatter", mode: "markers", name, x: list.map((c) => c.c_total_s), y: list.map((c) => c.accuracy),
         marker: { size: list.map((c) => 8 + 20 * Math.sqrt(c.params_total / pmax)), opacity: 0.8,
           line: { width: 1, color: "#333" } },
-        hovertemplate: list.map((c) => `${H.esc(genomeText(c.genome))}<br>accuracy ${H.num(c.accuracy, 4)}<br>` +
+        hovertemplate: list.map((c) => `${H.esc(genomeText(c.genome))}<br>validation accuracy ${H.num(c.accuracy, 4)}<br>` +
           `C_total ${H.seconds(c.c_total_s)}<br>${c.params_total} parameters<extra></extra>`),
       })), {
-        xaxis: { title: { text: "C_total [s] (log)" }, type: "log" }, yaxis: { title: { text: "test accuracy" } },
+        xaxis: { title: { text: "C_total [s] (log)" }, type: "log" }, yaxis: { title: { text: "validation accuracy" } },
       });
     }
     const hvEl = H.$("#chart-hv-by-run");

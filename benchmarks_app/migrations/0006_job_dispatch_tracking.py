@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('benchmarks_app', '0003_periodic_ibm_ingest'),
+        ('benchmarks_app', '0005_estimate_refusal'),
     ]
 
     operations = [

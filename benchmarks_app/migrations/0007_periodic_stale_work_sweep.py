@@ -23,7 +23,7 @@ def remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("benchmarks_app", "0004_job_dispatch_tracking"),
+        ("benchmarks_app", "0006_job_dispatch_tracking"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
     operations = [migrations.RunPython(create, remove)]
