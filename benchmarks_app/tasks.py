@@ -6,7 +6,7 @@ from celery import shared_task
 from . import selectors, services
 
 
-@shared_task(name="benchmarks_app.heartbeat", ignore_result=False)
+@shared_task(name="benchmarks_app.heartbeat")
 def heartbeat(note: str = "") -> dict:
     """Write a WorkerHeartbeat row from the worker: proves broker -> worker -> database works."""
     from celery import current_task

@@ -30,7 +30,8 @@ def send(task, args: tuple = (), *, countdown: float | None = None, what: str = 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return task.apply_async(args, countdown=countdown)
     try:
-        return task.apply_async(args, countdown=countdown, retry=True,
+        # ignore_result: the outcome is a database row (Job, SearchRun); no subscription to the result store
+        return task.apply_async(args, countdown=countdown, retry=True, ignore_result=True,
                                 retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
     except Exception as exc:  # noqa: BLE001 - kombu OperationalError, redis/socket errors: not queued
         log.warning("could not queue %s (%s): %s", what, task.name, exc)

@@ -122,10 +122,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "10")),
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
-# Every task writes its outcome to the database (Job, SearchRun, Candidate rows): no result is stored, so a POST
-# does not subscribe to the result store either (with Redis down that retried 20 x 1 s before failing).
-# Tasks whose caller waits on the result (the worker heartbeat) opt in with ignore_result=False.
-CELERY_TASK_IGNORE_RESULT = True
+# Work queued from requests is published with ignore_result (hanas_platform.dispatch.send): its outcome is a
+# database row, and a POST then does not subscribe to the result store (with Redis down that retried 20 x 1 s
+# before failing). Reconnecting to the result store is bounded too.
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 2, "interval_start": 0,
                                                             "interval_step": 0.5, "interval_max": 1}}
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2"))
