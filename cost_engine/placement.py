@@ -13,8 +13,8 @@ The platform splits that work the same way, so re-costing on a new snapshot is c
 2. snapshot (cached per snapshot): each embedding is scored with the snapshot's own errors: the sum over the
    compiled operations of log(1 - e), i.e. the circuit's log ESP on that placement (COST_MODEL.md A5), and
    the best is kept. Where the device's two-qubit gate is directed (Eagle's ECR, Falcon's one-way CX) and
-   the placement reverses some of them, qiskit's own GateDirection, BasisTranslator and
-   Optimize1qGatesDecomposition passes repair the directions, as its translation stage does.
+   the placement reverses some of them, they are repaired as qiskit's translation stage does
+   (cost_engine.direction_repair, checked gate for gate against qiskit's passes in :func:`repair_directions`).
 
 Checked against ``transpile`` on the same calibrated target in ``benchmarks/bench_layout.py``.
 """
