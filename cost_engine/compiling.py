@@ -35,9 +35,8 @@ def circuit_hash(qc) -> str:
     """Structural hash of a circuit: every instruction's name, qubit/clbit indices and parameters; a delay's
     unit; the definition (hashed the same way) of an operation that is not one of qiskit's standard gates, so
     two custom gates of one name but different bodies differ."""
-    from qiskit.circuit.library import get_standard_gate_name_mapping
-
-    standard = get_standard_gate_name_mapping()
+    _arity("x")  # fills the memoised standard gate mapping
+    standard = _STANDARD["map"]
     qidx = {q: i for i, q in enumerate(qc.qubits)}
     cidx = {c: i for i, c in enumerate(qc.clbits)}
     parts = [f"{qc.num_qubits}:{qc.num_clbits}"]
@@ -67,8 +66,6 @@ class CompiledCircuit:
     chain_preds: tuple  # per chain: the chains its first op waits for
     n_2q_logical: int  # two-qubit operations before routing, in the device's native two-qubit gates
     n_swaps: int
-    depth: int
-    depth_2q: int
     physical_qubits: tuple[int, ...]
     num_qubits_logical: int
     layout: str = "structure"  # how the physical qubits were chosen (CostOptions.layout)
@@ -83,6 +80,29 @@ class CompiledCircuit:
     @property
     def n_ops(self) -> int:
         return len(self.op_key)
+
+    def _depths(self) -> tuple[int, int]:
+        """(depth, two-qubit depth): the longest path counting operations (delays left out), and counting
+        two-qubit operations; computed when first asked (chains are strictly sequential)."""
+        hit = self.extras.get("depths")
+        if hit is None:
+            n_chains = len(self.chain_preds)
+            gate = np.asarray([not k[0].startswith("delay") for k in self.keys], dtype=np.float64)
+            two_qubit = np.asarray([len(k[1]) == 2 for k in self.keys], dtype=np.float64)
+            ops = len(self.op_key) > 0
+            hit = self.extras["depths"] = tuple(
+                int(_longest_path(self.chain_preds, np.bincount(self.chain_of, weights=mask[self.op_key] if ops
+                                                                else None, minlength=n_chains).tolist()))
+                for mask in (gate, two_qubit))
+        return hit
+
+    @property
+    def depth(self) -> int:
+        return self._depths()[0]
+
+    @property
+    def depth_2q(self) -> int:
+        return self._depths()[1]
 
     @property
     def circuit(self):
@@ -356,16 +376,9 @@ def _compile(qc, calibration: Calibration, options: CostOptions) -> CompiledCirc
 
 
 def _from_parts(parts: dict, **fields) -> CompiledCircuit:
-    """A CompiledCircuit from direction_repair's scoring data, with its depths."""
-    gate = np.asarray([not k[0].startswith("delay") for k in parts["keys"]], dtype=np.float64)
-    weights_1 = np.bincount(parts["chain_of"], weights=gate[parts["op_key"]] if len(parts["op_key"]) else None,
-                            minlength=len(parts["chain_preds"])).tolist()
-    two_qubit = np.asarray([len(k[1]) == 2 for k in parts["keys"]], dtype=np.float64)
-    weights_2 = np.bincount(parts["chain_of"], weights=two_qubit[parts["op_key"]] if len(parts["op_key"]) else None,
-                            minlength=len(parts["chain_preds"])).tolist()
-    return CompiledCircuit(**parts, depth=int(_longest_path(parts["chain_preds"], weights_1)),
-                           depth_2q=int(_longest_path(parts["chain_preds"], weights_2)),
-                           physical_qubits=tuple(sorted({q for _, qs in parts["keys"] for q in qs})), **fields)
+    """A CompiledCircuit from direction_repair's scoring data."""
+    return CompiledCircuit(**parts, physical_qubits=tuple(sorted({q for _, qs in parts["keys"] for q in qs})),
+                           **fields)
 
 
 def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions) -> CompiledCircuit:
@@ -383,7 +396,8 @@ def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions
     if not flipped:
         keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in base.keys)
         return dataclasses.replace(base, source=(base.circuit, perm), keys=keys,
-                                   physical_qubits=tuple(sorted(perm.values())), layout="calibrated", extras={})
+                                   physical_qubits=tuple(sorted(perm.values())), layout="calibrated",
+                                   extras={"depths": base.extras["depths"]} if "depths" in base.extras else {})
     # Some directed two-qubit gates land reversed: qiskit's direction repair, once per pattern of reversed
     # gates (it depends on which gates are reversed, not on where they sit), in the structure compile's labels
     repaired = base.extras.get(("repaired", flipped))
@@ -395,7 +409,8 @@ def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions
                                                                 optimize_1q=options.optimization_level >= 1)
     keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in repaired.keys)
     return dataclasses.replace(repaired, keys=keys, physical_qubits=tuple(sorted({q for _, qs in keys for q in qs})),
-                               source=(repaired.extras["circuit_factory"], perm), layout="calibrated", extras={})
+                               source=(repaired.extras["circuit_factory"], perm), layout="calibrated",
+                               extras={"depths": repaired._depths()})
 
 
 def _repair(base: CompiledCircuit, inter, flipped: tuple, calibration: Calibration,
@@ -526,15 +541,8 @@ def _digest(compiled, *, n_2q_logical: int, n_swaps: int, num_qubits_logical: in
     key_index = {k: i for i, k in enumerate(keys)}
     op_key = np.asarray([key_index[o] for o in ops], dtype=np.int64)
     chain_of, chain_preds = _chains(preds)
-    # depth (and two-qubit depth) = longest path counting ops (two-qubit ops): chains are strictly sequential
-    two_qubit = np.asarray([len(k[1]) == 2 for k in keys], dtype=np.float64)
-    gate = np.asarray([not k[0].startswith("delay") for k in keys], dtype=np.float64)
-    depth = int(_longest_path(chain_preds, np.bincount(chain_of, weights=gate[op_key] if len(op_key) else None,
-                                                       minlength=len(chain_preds)).tolist()))
-    depth_2q = int(_longest_path(chain_preds, np.bincount(chain_of, weights=two_qubit[op_key] if len(op_key) else None,
-                                                          minlength=len(chain_preds)).tolist()))
     return CompiledCircuit(
         source=compiled, keys=keys, key_counts=tuple(np.bincount(op_key, minlength=len(keys)).tolist()),
         op_key=op_key, chain_of=chain_of, chain_preds=chain_preds, n_2q_logical=n_2q_logical, n_swaps=n_swaps,
-        depth=depth, depth_2q=depth_2q, physical_qubits=tuple(sorted({q for _, qubits in keys for q in qubits})),
+        physical_qubits=tuple(sorted({q for _, qubits in keys for q in qubits})),
         num_qubits_logical=num_qubits_logical, layout=layout)

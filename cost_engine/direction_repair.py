@@ -136,8 +136,9 @@ def gap_model(circuit, wires: dict | None = None, dt_s: float | None = None) -> 
         for pos, w in enumerate(qs):
             last_node_chain[w] = chain
             pending_after[w] = (idx, pos)
-    for w in range(n):
-        close_gap(w)
+    for w in range(n):  # trailing gaps, on the wires that have anything at all
+        if current[w] or last_node_chain[w] is not None:
+            close_gap(w)
     keys: dict = {}
     chain_ops: list = [None] * len(chain_preds)
     for g, gap in enumerate(gaps):

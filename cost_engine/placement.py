@@ -224,11 +224,16 @@ def best_embedding(inter: Interaction, calibration: Calibration, exclude_broken:
     if linked:
         emb = inter.embeddings
         col = {q: i for i, q in enumerate(linked)}
-        total = np.zeros(len(emb))
+        # one table over the device per linked qubit (its single-qubit gate counts x log(1 - e)), then one
+        # gather per linked qubit and per two-qubit key
+        per_qubit: dict[int, np.ndarray] = {}
         for name, v, count in inter.one_q:
             table = one.get(name)
             if table is not None and v in col:
-                total += count * table[emb[:, col[v]]]
+                per_qubit[v] = per_qubit[v] + count * table if v in per_qubit else count * table
+        total = np.zeros(len(emb))
+        for v, table in per_qubit.items():
+            total += table[emb[:, col[v]]]
         for name, a, b, count in inter.two_q:
             table = two.get(name)
             if table is not None:
