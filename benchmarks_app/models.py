@@ -102,6 +102,8 @@ class CalibrationSnapshot(models.Model):
     readout_duration_median = models.FloatField(null=True)
     non_operational_qubits = models.PositiveIntegerField(default=0)
     broken_edges = models.PositiveIntegerField(default=0)
+    quality_flags = models.JSONField(default=list, blank=True,
+                                     help_text="ingest-time plausibility flags (cost_engine.plausibility)")
 
     class Meta:
         ordering = ["-calibrated_at", "-id"]
@@ -183,3 +185,31 @@ class CostEstimate(models.Model):
                                                name="uniq_estimate")]
         indexes = [models.Index(fields=["circuit", "backend", "snapshot_calibrated_at"]),
                    models.Index(fields=["snapshot", "options_hash", "model_version"])]
+
+
+class EstimateRefusal(models.Model):
+    """The cost engine's refusal to cost a circuit on a snapshot (the backend cannot run it: no working coupler,
+    calibration without readout durations, fewer usable qubits, ...), keyed like CostEstimate. Refusals are
+    deterministic in (circuit, snapshot, options, model version), so they are stored once and multi-backend
+    views show "unrunnable: <reason>" instead of "not estimated yet"."""
+
+    circuit = models.ForeignKey(Circuit, on_delete=models.CASCADE, related_name="refusals")
+    snapshot = models.ForeignKey("CalibrationSnapshot", on_delete=models.CASCADE, related_name="refusals")
+    backend = models.ForeignKey("Backend", on_delete=models.CASCADE, related_name="refusals")
+    snapshot_calibrated_at = models.DateTimeField(db_index=True)
+    options = models.JSONField()
+    options_hash = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=40)
+    error_type = models.CharField(max_length=60, help_text="the cost engine's error class")
+    field = models.CharField(max_length=60, blank=True, help_text="the input the error names")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["circuit", "snapshot", "options_hash", "model_version"],
+                                               name="uniq_refusal")]
+        indexes = [models.Index(fields=["snapshot", "options_hash", "model_version"])]
+
+    def __str__(self) -> str:
+        return f"circuit {self.circuit_id} on {self.backend_id}: {self.reason[:60]}"

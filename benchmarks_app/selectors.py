@@ -35,10 +35,11 @@ def name_candidates(name: str) -> list[str]:
 
 
 def backend_get(name: str) -> Backend:
-    for candidate in name_candidates(str(name)):
-        backend = Backend.objects.filter(name=candidate).first()
-        if backend:
-            return backend
+    candidates = name_candidates(str(name))
+    found = {b.name: b for b in Backend.objects.filter(name__in=candidates)}  # one query, first candidate wins
+    for candidate in candidates:
+        if candidate in found:
+            return found[candidate]
     known = list(Backend.objects.order_by("name").values_list("name", flat=True)[:8])
     raise InputError(f"unknown backend {name!r}" + (f"; known: {', '.join(known)} ..." if known else
                                                      "; no backends ingested yet (manage.py ingest_calibrations)"),
@@ -62,19 +63,32 @@ def latest_snapshot(backend: Backend) -> CalibrationSnapshot | None:
     return backend.snapshots.order_by("-calibrated_at", "-id").first()
 
 
-def parse_when(value, field: str):
-    """An ISO date or date-time (UTC when naive), or None."""
+def parse_when(value, field: str, *, bare_date: str | None = None):
+    """An ISO date or date-time (UTC when naive), or None. A bare date means that whole day in UTC: it stands for
+    the day's first instant (00:00) when ``bare_date`` is "start", its last (23:59:59.999999) when "end". By
+    default "start" for ``since`` and "end" for everything else (``until``, ``snapshot``, ``from``/``to``: "the
+    newest snapshot at or before that day" includes the day's own snapshots). Invalid calendar dates
+    (2024-13-01) are an InputError naming ``field``, never a crash."""
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
         stamp = value
     else:
-        stamp = parse_datetime(str(value))
-        if stamp is None:
-            day = parse_date(str(value))
-            if day is None:
-                raise InputError(f"{field} must be an ISO date or date-time, got {value!r}", field=field)
-            stamp = dt.datetime.combine(day, dt.time.max if field == "until" else dt.time.min)
+        text = str(value).strip()
+        try:
+            day = parse_date(text)  # first: parse_datetime also takes a bare date (as its midnight)
+            if day is not None:
+                end = (bare_date or ("start" if field == "since" else "end")) == "end"
+                stamp = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
+            else:
+                stamp = parse_datetime(text)
+                if stamp is None:
+                    raise InputError(f"{field} must be an ISO date (YYYY-MM-DD) or date-time, got {value!r}",
+                                     field=field)
+        except ValueError as exc:  # well formed but not a calendar date/time: 2024-13-01, 2024-02-30T25:00
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"{field}: {value!r} is not a valid date: {exc}", field=field) from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt.timezone.utc)
     return stamp
@@ -247,44 +261,89 @@ def latest_snapshot_ids() -> dict[int, int]:
     return {b: s for b, s in Backend.objects.annotate(latest=Subquery(newest)).values_list("pk", "latest") if s}
 
 
+ZERO_SURVIVAL_REASON = "zero survival: the compiled circuit uses a gate with error >= 1 (P_success = 0)"
+
+
+def board_row(est, metric: str) -> dict:
+    """A leaderboard row of a stored estimate. Zero-survival estimates are unrunnable (their finite wall-clock
+    time must not rank them); a row without a value of ``metric`` (e.g. T_eff beyond float range) is runnable
+    but unranked."""
+    value = getattr(est, metric)
+    reason = ZERO_SURVIVAL_REASON if est.zero_survival else None
+    return {"rank": None, "backend": est.backend.name, "processor_family": est.backend.processor_family,
+            "circuit": est.circuit_id, "circuit_name": est.circuit.name, "snapshot_id": est.snapshot_id,
+            "snapshot_calibrated_at": est.snapshot_calibrated_at, "value": None if reason else value,
+            "estimate": est.pk, "zero_survival": est.zero_survival, "wallclock_s": est.wallclock_s,
+            "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps, "runnable": reason is None,
+            "unrunnable_reason": reason,
+            "note": None if reason or value is not None else f"no finite {metric} (see the estimate's report)"}
+
+
+def refusal_row(ref) -> dict:
+    """A leaderboard row of a stored refusal: unrunnable, with the cost engine's reason."""
+    return {"rank": None, "backend": ref.backend.name, "processor_family": ref.backend.processor_family,
+            "circuit": ref.circuit_id, "circuit_name": ref.circuit.name, "snapshot_id": ref.snapshot_id,
+            "snapshot_calibrated_at": ref.snapshot_calibrated_at, "value": None, "estimate": None,
+            "zero_survival": False, "wallclock_s": None, "t_eff_s": None, "log_esp": None, "n_swaps": None,
+            "runnable": False, "unrunnable_reason": ref.reason, "note": None}
+
+
+def _ranked_rows(estimates, refusals, metric: str, key) -> list[dict]:
+    """Runnable rows with a value ranked 1..n by ``metric``; then runnable rows without a value; then the
+    unrunnable rows (zero survival, refused), all with rank null, ordered by ``key``."""
+    rows = [board_row(e, metric) for e in estimates]
+    ranked = sorted((r for r in rows if r["value"] is not None), key=lambda r: r["value"],
+                    reverse=LEADERBOARD_METRICS[metric])
+    for i, row in enumerate(ranked, 1):
+        row["rank"] = i
+    unvalued = sorted((r for r in rows if r["runnable"] and r["value"] is None), key=key)
+    unrunnable = sorted([r for r in rows if not r["runnable"]] + [refusal_row(f) for f in refusals], key=key)
+    return ranked + unvalued + unrunnable
+
+
 def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_version: str) -> dict:
-    """Every backend's latest snapshot, ranked by the circuit's ``metric`` there (stored estimates only;
-    backends without one are listed as missing)."""
-    from .models import Backend, CostEstimate
+    """Every backend's latest snapshot, ranked by the circuit's ``metric`` there (stored estimates only).
+    Unrunnable backends (stored refusal or zero survival) follow the ranked ones with their reason; backends
+    with neither are listed as not estimated (or too small)."""
+    from .models import Backend, CostEstimate, EstimateRefusal
 
     metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
     latest = latest_snapshot_ids()
-    rows = list(CostEstimate.objects.filter(circuit=circuit, snapshot_id__in=latest.values(),
-                                            options_hash=options_hash, model_version=model_version)
-                .select_related("backend", "circuit").defer(*ESTIMATE_ROW_DEFER))
-    runnable = [r for r in rows if getattr(r, metric) is not None]
-    runnable.sort(key=lambda r: getattr(r, metric), reverse=LEADERBOARD_METRICS[metric])
-    unrunnable = [r for r in rows if getattr(r, metric) is None]
-    have = {r.backend_id for r in rows}
+    key = {"snapshot_id__in": latest.values(), "options_hash": options_hash, "model_version": model_version}
+    ests = list(CostEstimate.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
+                .defer(*ESTIMATE_ROW_DEFER))
+    refusals = list(EstimateRefusal.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
+                    .defer("options", "circuit__qasm", *BACKEND_BULKY))
+    rows = _ranked_rows(ests, refusals, metric, key=lambda r: r["backend"])
+    have = {r.backend_id for r in ests} | {r.backend_id for r in refusals}
     missing = Backend.objects.filter(pk__in=[b for b in latest if b not in have])
     too_small = list(missing.filter(num_qubits__lt=circuit.num_qubits).values_list("name", flat=True))
-    return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "rows": runnable + unrunnable,
+    return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "rows": rows,
+            "unrunnable": [{"backend": r["backend"], "reason": r["unrunnable_reason"]} for r in rows
+                           if not r["runnable"]],
             "not_estimated": sorted(set(missing.values_list("name", flat=True)) - set(too_small)),
             "too_small": sorted(too_small)}
 
 
 def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_version: str) -> dict:
-    from .models import CostEstimate
+    """The circuits costed on ``backend``'s latest snapshot, ranked; unrunnable ones follow with their reason."""
+    from .models import CostEstimate, EstimateRefusal
 
     metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
     snapshot_id = latest_snapshot_ids().get(backend.pk)
-    rows = list(CostEstimate.objects.filter(snapshot_id=snapshot_id, options_hash=options_hash,
-                                            model_version=model_version)
-                .select_related("circuit", "backend").defer(*ESTIMATE_ROW_DEFER))
-    good = sorted((r for r in rows if getattr(r, metric) is not None), key=lambda r: getattr(r, metric),
-                  reverse=LEADERBOARD_METRICS[metric])
+    key = {"snapshot_id": snapshot_id, "options_hash": options_hash, "model_version": model_version}
+    ests = list(CostEstimate.objects.filter(**key).select_related("circuit", "backend").defer(*ESTIMATE_ROW_DEFER))
+    refusals = list(EstimateRefusal.objects.filter(**key).select_related("circuit", "backend")
+                    .defer("options", "circuit__qasm", *BACKEND_BULKY))
+    rows = _ranked_rows(ests, refusals, metric, key=lambda r: (r["circuit_name"], r["circuit"]))
     return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "snapshot_id": snapshot_id,
-            "rows": good + [r for r in rows if getattr(r, metric) is None]}
+            "rows": rows, "unrunnable": [{"circuit": r["circuit"], "circuit_name": r["circuit_name"],
+                                          "reason": r["unrunnable_reason"]} for r in rows if not r["runnable"]]}
 
 
 def cost_trend_points(circuit, backend, options_hash: str, model_version: str, since=None, until=None):
-    """(snapshots in range ascending, {snapshot id: estimate})."""
-    from .models import CalibrationSnapshot, CostEstimate
+    """(snapshots in range ascending, {snapshot id: estimate}, {snapshot id: refusal})."""
+    from .models import CalibrationSnapshot, CostEstimate, EstimateRefusal
 
     snaps = CalibrationSnapshot.objects.filter(backend=backend).order_by("calibrated_at", "id")
     if since:
@@ -292,10 +351,33 @@ def cost_trend_points(circuit, backend, options_hash: str, model_version: str, s
     if until:
         snaps = snaps.filter(calibrated_at__lte=until)
     snaps = list(snaps.only("id", "calibrated_at", "backend_id"))
-    ests = {e.snapshot_id: e for e in CostEstimate.objects.filter(
-        circuit=circuit, snapshot_id__in=[s.pk for s in snaps], options_hash=options_hash,
-        model_version=model_version)}
-    return snaps, ests
+    key = {"circuit": circuit, "snapshot_id__in": [s.pk for s in snaps], "options_hash": options_hash,
+           "model_version": model_version}
+    ests = {e.snapshot_id: e for e in CostEstimate.objects.filter(**key)}
+    refusals = {r.snapshot_id: r for r in EstimateRefusal.objects.filter(**key).defer("options")}
+    return snaps, ests, refusals
+
+
+def cost_trend_rows(snaps, ests: dict, refusals: dict, metric: str) -> list[dict]:
+    """One point per snapshot: the metric's value, or null with the reason the backend cannot run the circuit
+    there (stored refusal, zero survival) or none while it is still being computed; drivers are the
+    calibration terms that moved the cost most since the previous runnable point."""
+    points, prev = [], None
+    for snap in snaps:
+        est, ref = ests.get(snap.pk), refusals.get(snap.pk)
+        reason = ref.reason if ref else (ZERO_SURVIVAL_REASON if est is not None and est.zero_survival else None)
+        usable = est is not None and reason is None
+        point = {"snapshot_id": snap.pk, "calibrated_at": snap.calibrated_at,
+                 "value": getattr(est, metric) if usable else None, "estimate": est.pk if est else None,
+                 "zero_survival": est.zero_survival if est else None,
+                 "runnable": None if est is None and ref is None else reason is None,
+                 "unrunnable_reason": reason, "drivers": []}
+        if usable and prev is not None:
+            point["drivers"] = cost_drivers(prev.report, est.report)[:5]
+        if usable:
+            prev = est
+        points.append(point)
+    return points
 
 
 def cost_drivers(prev: dict, cur: dict) -> list[dict]:

@@ -1,6 +1,7 @@
 """Write operations of benchmarks_app. Views, tasks and commands call these; they own transactions."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -12,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cost_engine.errors import CalibrationDataError, CostEngineError
+from cost_engine.plausibility import plausibility_flags
 from hanas_platform.api import InputError
 
 from .models import SUMMARY_FLOAT_FIELDS, SUMMARY_INT_FIELDS, Backend, CalibrationSnapshot, Job, WorkerHeartbeat
@@ -112,7 +114,7 @@ def ingest_calibration(cal):
                 backend.save()
             snapshot = CalibrationSnapshot.objects.create(
                 backend=backend, source=cal.source[:100], data=cal.to_dict(), edges=_edges(cal), dt_s=cal.dt_s,
-                rep_delay_s=cal.rep_delay_s, **key,
+                rep_delay_s=cal.rep_delay_s, quality_flags=plausibility_flags(cal, summary), **key,
                 **{f: summary.get(f) for f in SUMMARY_FLOAT_FIELDS}, **{f: summary.get(f, 0) for f in SUMMARY_INT_FIELDS})
             for hook in list(SNAPSHOT_CREATED_HOOKS):
                 transaction.on_commit(lambda hook=hook, sid=snapshot.pk: hook(sid))
@@ -267,14 +269,22 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
         return Circuit.objects.get(content_hash=digest), False
 
 
+def cost_option_names() -> tuple[str, ...]:
+    """The fields of cost_engine.quantum.CostOptions: every one is accepted by the API and the commands."""
+    import dataclasses
+
+    from cost_engine.quantum import CostOptions
+
+    return tuple(f.name for f in dataclasses.fields(CostOptions))
+
+
 def cost_options(data: dict | None):
     """Validated cost options from request/command values (errors name the field)."""
     from cost_engine.errors import CostEngineError
     from cost_engine.quantum import CostOptions
 
     data = dict(data or {})
-    allowed = {"shots", "optimization_level", "seed", "t2_variant", "noise_aware_layout", "exclude_broken",
-               "rep_delay_s", "include_reset"}
+    allowed = set(cost_option_names())
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise InputError(f"unknown option(s) {unknown}; allowed: {sorted(allowed)}", field=unknown[0])
@@ -297,45 +307,77 @@ def _estimate_lock(cursor_key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+class EstimateRefused(InputError):
+    """The cost engine refused this (circuit, snapshot, options): the backend cannot run the circuit. A 4xx for
+    a single request; multi-backend views list it as "unrunnable: <reason>". ``refusal`` is the stored row."""
+
+    def __init__(self, refusal):
+        super().__init__(f"{refusal.backend.name}: {refusal.reason}", field=refusal.field or "circuit")
+        self.refusal = refusal
+
+
 def estimate_get_or_create(circuit, snapshot, options):
     """The stored estimate for (circuit, snapshot, options, model version), computed and stored if missing.
-    Returns (estimate, created). Cost-engine input errors (too wide, missing calibration) become 4xx."""
+    Returns (estimate, created). A cost-engine refusal (too wide, no working coupler, missing calibration) is
+    stored as an EstimateRefusal with the same key and raised as EstimateRefused (a 4xx); asked again, the
+    stored refusal is raised without recomputing."""
     import hashlib
     import time
 
     from cost_engine.errors import CostEngineError
     from cost_engine.quantum import MODEL_VERSION, estimate_quantum_cost
 
-    from .models import CostEstimate
+    from .models import CostEstimate, EstimateRefusal
 
     opts_hash = options.options_hash()
     lookup = {"circuit": circuit, "snapshot": snapshot, "options_hash": opts_hash, "model_version": MODEL_VERSION}
     found = CostEstimate.objects.filter(**lookup).first()
     if found:
         return found, False
+    refused = EstimateRefusal.objects.filter(**lookup).select_related("backend").first()
+    if refused:
+        raise EstimateRefused(refused)
     lock_key = hashlib.sha256(f"{circuit.pk}:{snapshot.pk}:{opts_hash}:{MODEL_VERSION}".encode()).hexdigest()
     with transaction.atomic():
         _estimate_lock(lock_key)
         found = CostEstimate.objects.filter(**lookup).first()
         if found:
             return found, False
-        started = time.perf_counter()
-        try:
-            report = estimate_quantum_cost(circuit.qasm, snapshot.calibration(), options, cache=compile_cache())
-        except CostEngineError as exc:
-            raise InputError(f"{snapshot.backend.name}: {exc}", field=exc.field or "circuit") from exc
-        data = report.to_dict()
-        row = CostEstimate(
-            circuit=circuit, snapshot=snapshot, backend_id=snapshot.backend_id,
-            snapshot_calibrated_at=snapshot.calibrated_at, options=options.to_dict(), options_hash=opts_hash,
-            model_version=MODEL_VERSION, report=data, compute_seconds=time.perf_counter() - started,
-            **{k: data.get(k) for k in REPORT_COLUMNS})
-        try:
-            with transaction.atomic():
-                row.save()
-        except IntegrityError:
-            return CostEstimate.objects.get(**lookup), False
-    return row, True
+        refused = EstimateRefusal.objects.filter(**lookup).select_related("backend").first()
+        if refused is None:
+            started = time.perf_counter()
+            try:
+                report = estimate_quantum_cost(circuit.qasm, snapshot.calibration(), options, cache=compile_cache())
+            except CostEngineError as exc:
+                refused = _refusal_store(lookup, snapshot, options, exc)
+            else:
+                data = report.to_dict()
+                row = CostEstimate(
+                    circuit=circuit, snapshot=snapshot, backend_id=snapshot.backend_id,
+                    snapshot_calibrated_at=snapshot.calibrated_at, options=options.to_dict(), options_hash=opts_hash,
+                    model_version=MODEL_VERSION, report=data, compute_seconds=time.perf_counter() - started,
+                    **{k: data.get(k) for k in REPORT_COLUMNS})
+                try:
+                    with transaction.atomic():
+                        row.save()
+                except IntegrityError:
+                    return CostEstimate.objects.get(**lookup), False
+                return row, True
+    raise EstimateRefused(refused)  # outside the block: the refusal row is committed
+
+
+def _refusal_store(lookup: dict, snapshot, options, exc):
+    from .models import EstimateRefusal
+
+    row = EstimateRefusal(**lookup, backend=snapshot.backend, snapshot_calibrated_at=snapshot.calibrated_at,
+                          options=options.to_dict(), error_type=type(exc).__name__[:60],
+                          field=(exc.field or "")[:60], reason=str(exc))
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        return EstimateRefusal.objects.select_related("backend").get(**lookup)
+    return row
 
 
 def estimates_for_snapshot(snapshot, circuits, options=None, job=None) -> dict:

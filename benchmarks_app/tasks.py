@@ -73,15 +73,18 @@ def estimate_many_job(job_id: str) -> None:
     try:
         circuit = Circuit.objects.get(pk=p["circuit"])
         options = services.cost_options(p["options"])
-        done = []
+        done, refused = [], []
         for i, snap in enumerate(CalibrationSnapshot.objects.filter(pk__in=p["snapshots"]).order_by("calibrated_at"), 1):
-            est, _ = services.estimate_get_or_create(circuit, snap, options)
-            done.append(est.pk)
+            try:
+                est, _ = services.estimate_get_or_create(circuit, snap, options)
+                done.append(est.pk)
+            except services.EstimateRefused as exc:  # unrunnable on that snapshot: stored, go on with the next
+                refused.append({"snapshot": snap.pk, "reason": exc.refusal.reason})
             services.job_progress(job, current=i)
     except Exception as exc:
         services.job_fail(job, error=exc)
         return
-    services.job_succeed(job, result={"estimates": done})
+    services.job_succeed(job, result={"estimates": done, "refused": refused})
 
 
 @shared_task(name="benchmarks_app.recost_reference_suite", acks_late=True)

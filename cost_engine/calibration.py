@@ -75,6 +75,13 @@ class Calibration:
     processor_family: str = ""
     source: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # When the device runs shots at a fixed repetition rate (``dynamic_reprate_enabled: false``), the shot
+    # period: a shot takes max(rep_time, circuit + reset) rather than circuit + rep_delay (COST_MODEL.md B).
+    fixed_rep_time_s: float | None = None
+    # Qubits and gates IBM flags ``operational = 0`` (``BackendProperties.faulty_qubits()`` / ``faulty_gates()``):
+    # left out of the target like broken ones, as qiskit-ibm-runtime's ``convert_to_target`` does.
+    faulty_qubits: tuple[int, ...] = ()
+    faulty_gates: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     # ----------------------------------------------------------------- lookups
     @functools.cached_property
@@ -91,11 +98,15 @@ class Calibration:
 
     @functools.cached_property
     def _health(self) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
-        """(broken directed edges, non-operational qubits) in one pass over the gates."""
+        """(broken directed edges, non-operational qubits) in one pass over the gates. A gate is broken when
+        its error is >= 1 or IBM flags it non-operational; a qubit is non-operational when flagged so, or
+        when one of its single-qubit basis gates or its readout is broken."""
         basis = set(self.basis_gates)
-        edges, dead = set(), set()
+        edges, dead = set(), set(self.faulty_qubits)
+        faulty = set(self.faulty_gates)
         for g in self.gates:
-            if g.error is not None and g.error >= BROKEN_ERROR and g.name in basis:
+            if g.name in basis and ((g.error is not None and g.error >= BROKEN_ERROR)
+                                    or (faulty and (g.name, g.qubits) in faulty)):
                 if len(g.qubits) == 2:
                     edges.add(g.qubits)
                 elif len(g.qubits) == 1:
@@ -169,7 +180,18 @@ class Calibration:
             "gates": [{"name": g.name, "qubits": list(g.qubits), "error": g.error, "duration_s": g.duration_s}
                       for g in self.gates],
             "notes": list(self.notes),
-        }
+        } | self._optional_dict()
+
+    def _optional_dict(self) -> dict[str, Any]:
+        """Fields written only when set, so the content hash of snapshots without them is unchanged."""
+        out: dict[str, Any] = {}
+        if self.fixed_rep_time_s is not None:
+            out["fixed_rep_time_s"] = self.fixed_rep_time_s
+        if self.faulty_qubits:
+            out["faulty_qubits"] = list(self.faulty_qubits)
+        if self.faulty_gates:
+            out["faulty_gates"] = [[name, list(qs)] for name, qs in self.faulty_gates]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> "Calibration":
@@ -222,6 +244,9 @@ class Calibration:
             rep_delay_range_s=rdr, provider=str(data.get("provider") or ""),
             processor_family=str(data.get("processor_family") or ""), source=str(data.get("source") or ""),
             notes=tuple(str(x) for x in data.get("notes") or ()),
+            fixed_rep_time_s=_opt_float(data.get("fixed_rep_time_s"), "fixed_rep_time_s"),
+            faulty_qubits=_faulty_qubits(data.get("faulty_qubits"), n),
+            faulty_gates=_faulty_gates(data.get("faulty_gates"), n),
         )
 
     def to_json(self) -> str:
@@ -268,6 +293,7 @@ class Calibration:
         from qiskit.transpiler import InstructionProperties, Target
 
         dead = set(self.non_operational_qubits) if exclude_broken else set()
+        faulty = set(self.faulty_gates)
         target = Target(
             description=f"{self.backend_name} @ {self.calibrated_at.isoformat()}",
             num_qubits=self.num_qubits, dt=self.dt_s,
@@ -278,7 +304,7 @@ class Calibration:
         for g in self.gates:
             if g.name not in self.basis_gates or g.name not in mapping or g.name in NON_GATE_INSTRUCTIONS:
                 continue
-            if exclude_broken and (g.broken or dead & set(g.qubits)):
+            if exclude_broken and (g.broken or dead & set(g.qubits) or (g.name, g.qubits) in faulty):
                 continue
             by_name.setdefault(g.name, {})[g.qubits] = InstructionProperties(
                 duration=g.duration_s, error=g.error if with_errors else None)
@@ -327,6 +353,28 @@ def _opt_float(value: Any, where: str) -> float | None:
     if not math.isfinite(value) or value < 0:
         raise CalibrationDataError(f"{where} must be a finite non-negative number, got {value!r}", field=where)
     return value
+
+
+def _faulty_qubits(value: Any, n: int) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(q, int) and not isinstance(q, bool) and 0 <= q < n
+                                              for q in value):
+        raise CalibrationDataError(f"faulty_qubits must list qubit indices below {n}", field="faulty_qubits")
+    return tuple(sorted(set(value)))
+
+
+def _faulty_gates(value: Any, n: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    if value is None:
+        return ()
+    out = []
+    for i, g in enumerate(value if isinstance(value, list) else [None]):
+        if (not isinstance(g, list) or len(g) != 2 or not isinstance(g[0], str) or not isinstance(g[1], list)
+                or not all(isinstance(q, int) and not isinstance(q, bool) and 0 <= q < n for q in g[1])):
+            raise CalibrationDataError(f"faulty_gates[{i}] must be [name, [qubits]] with qubits below {n}",
+                                       field="faulty_gates")
+        out.append((g[0], tuple(g[1])))
+    return tuple(sorted(set(out)))
 
 
 def _pair(edge: Any, n: int, where: str) -> tuple[int, int]:
@@ -407,6 +455,7 @@ def from_properties(props: dict, conf: dict | None = None, source: str = "proper
     dt_s = float(dt_s) * 1e-9 if isinstance(dt_s, (int, float)) else None  # conf JSON gives dt in ns
 
     qubits: list[QubitProps] = []
+    faulty_qubits: list[int] = []
     keymap = {"T1": "t1_s", "T2": "t2_s", "readout_error": "readout_error",
               "readout_length": "readout_length_s", "frequency": "frequency_hz"}
     for i, entries in enumerate(raw_qubits):
@@ -416,6 +465,8 @@ def from_properties(props: dict, conf: dict | None = None, source: str = "proper
         for j, entry in enumerate(entries):
             if not isinstance(entry, dict) or "name" not in entry:
                 raise CalibrationDataError(f"qubits[{i}][{j}] must be an object with a name", field=f"qubits[{i}][{j}]")
+            if entry["name"] == "operational" and _is_off(entry.get("value")):
+                faulty_qubits.append(i)
             key = keymap.get(entry["name"])
             if key:
                 values[key] = _convert(entry.get("value"), entry.get("unit"), f"qubits[{i}].{entry['name']}", dt_s)
@@ -431,6 +482,7 @@ def from_properties(props: dict, conf: dict | None = None, source: str = "proper
         notes.append(f"T2 > 2*T1 as reported (kept, not clipped) on qubits {over}")
 
     gates: list[GateProps] = []
+    faulty_gates: list[tuple[str, tuple[int, ...]]] = []
     for i, g in enumerate(raw_gates):
         where = f"gates[{i}]"
         if not isinstance(g, dict) or not isinstance(g.get("gate"), str):
@@ -446,6 +498,8 @@ def from_properties(props: dict, conf: dict | None = None, source: str = "proper
                 error = _convert(p.get("value"), p.get("unit"), f"{where}.gate_error", dt_s)
             elif p.get("name") == "gate_length":
                 duration = _convert(p.get("value"), p.get("unit"), f"{where}.gate_length", dt_s)
+            elif p.get("name") == "operational" and _is_off(p.get("value")):
+                faulty_gates.append((g["gate"], tuple(gq)))
         gates.append(GateProps(g["gate"], tuple(gq), error, duration))
 
     basis = conf.get("basis_gates")
@@ -470,7 +524,17 @@ def from_properties(props: dict, conf: dict | None = None, source: str = "proper
         rep_delay_range_s=(float(rep_range[0]) * 1e-6, float(rep_range[1]) * 1e-6)
         if isinstance(rep_range, list) and len(rep_range) == 2 else None,
         provider="ibm", processor_family=_family(conf), source=source, notes=tuple(notes),
+        fixed_rep_time_s=_fixed_rep_time(conf), faulty_qubits=tuple(sorted(set(faulty_qubits))),
+        faulty_gates=tuple(sorted(set(faulty_gates))),
     )
+    if cal.fixed_rep_time_s is not None:
+        notes.append(f"fixed repetition rate (dynamic_reprate_enabled false): a shot takes "
+                     f"{cal.fixed_rep_time_s * 1e6:g} us (rep_times)")
+    elif conf.get("dynamic_reprate_enabled") is False:
+        notes.append("fixed repetition rate but no rep_times given: shot time uses the rep_delay model")
+    if faulty_qubits or faulty_gates:
+        notes.append(f"flagged non-operational by IBM (operational = 0): qubits {sorted(set(faulty_qubits))}, "
+                     f"gates {[[n_, list(q_)] for n_, q_ in sorted(set(faulty_gates))]}")
     if cal.rep_delay_s is None:
         notes.append("default_rep_delay missing: wall-clock terms will use the caller's rep_delay")
     if cal.broken_edges:
@@ -479,6 +543,29 @@ def from_properties(props: dict, conf: dict | None = None, source: str = "proper
     if cal.non_operational_qubits:
         notes.append(f"non-operational qubits (broken 1q gate or readout): {list(cal.non_operational_qubits)}")
     return dataclasses.replace(cal, notes=tuple(notes))
+
+
+def _is_off(value: Any) -> bool:
+    return value is not None and not isinstance(value, str) and float(value) == 0.0
+
+
+def _fixed_rep_time(conf: dict) -> float | None:
+    """The shot period of a device without a dynamic repetition rate: ``rep_times`` (IBM's configuration JSON
+    gives microseconds; ``BackendConfiguration.to_dict()`` and some old files give seconds, told apart by
+    size: no device repeats faster than 1 us or slower than 1 s). The default is the first entry, as IBM's
+    legacy ``default_rep_time`` convention had it; ``default_rep_time`` wins where given."""
+    if conf.get("dynamic_reprate_enabled") is not False:
+        return None
+    value = conf.get("default_rep_time")
+    times = conf.get("rep_times")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        if not isinstance(times, list) or not times or not isinstance(times[0], (int, float)):
+            return None
+        value = times[0]
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return value if value < 1.0 else value * 1e-6
 
 
 def from_backend(backend, source: str | None = None) -> Calibration:

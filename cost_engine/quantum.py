@@ -16,7 +16,10 @@ from .calibration import Calibration
 from .errors import CalibrationDataError, CircuitTooLargeError, ConfigError
 from .execution import DEFAULT_PROFILE, ExecutionProfile
 
-MODEL_VERSION = "hanas-quantum-1"
+# 2: calibration-aware placement by default, fixed repetition rates, routing overhead in native gates,
+#    IBM's operational flags honoured (see docs/COST_MODEL.md, "Model versions")
+MODEL_VERSION = "hanas-quantum-2"
+LAYOUTS = ("calibrated", "structure", "qiskit")
 _SKIP = {"barrier", "delay"}
 
 
@@ -26,7 +29,11 @@ class CostOptions:
     optimization_level: int = 1
     seed: int = 7
     t2_variant: str = "min"
-    noise_aware_layout: bool = False
+    # "calibrated" (default): routed once per device structure, placed per snapshot on the qubits with the
+    # best log ESP (cost_engine.placement), as transpile(qc, backend)'s noise-aware VF2 passes do;
+    # "structure": routed and placed on the device's structure only (errors ignored: the pre-2 default);
+    # "qiskit": qiskit's preset pass manager on the snapshot's calibrated target, compiled per snapshot.
+    layout: str = "calibrated"
     exclude_broken: bool = True
     rep_delay_s: float | None = None
     include_reset: bool = True
@@ -41,7 +48,9 @@ class CostOptions:
         integer("seed", 0, 2**31 - 1)
         if self.t2_variant not in ("min", "mean"):
             raise ConfigError("t2_variant must be 'min' or 'mean'", field="t2_variant")
-        for name in ("noise_aware_layout", "exclude_broken", "include_reset"):
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}", field="layout")
+        for name in ("exclude_broken", "include_reset"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false", field=name)
         if self.rep_delay_s is not None and (isinstance(self.rep_delay_s, bool)
@@ -57,7 +66,8 @@ class CostOptions:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
     def compile_key(self) -> tuple:
-        return (self.optimization_level, self.seed, self.noise_aware_layout, self.exclude_broken)
+        """What the structure-level compile depends on ("calibrated" and "structure" share it)."""
+        return (self.optimization_level, self.seed, self.layout == "qiskit", self.exclude_broken)
 
 
 def circuit_hash(qc) -> str:
@@ -72,21 +82,64 @@ def circuit_hash(qc) -> str:
 
 @dataclass(frozen=True)
 class CompiledCircuit:
-    """A routed circuit reduced to what scoring needs: ops as (name, physical qubits, wires) in order."""
+    """A routed circuit reduced to what scoring needs: the distinct (name, physical qubits) keys of its timed
+    operations, how often each occurs, and the dependency chains of the critical path."""
 
-    circuit: Any  # the compiled qiskit QuantumCircuit
-    ops: tuple  # ((name, qubits), ...) in circuit order, barriers and delays left out
-    keys: tuple  # the distinct (name, qubits) of ops
+    # the compiled qiskit QuantumCircuit, or (circuit or a function building it, permutation[, width]) to
+    # relabel on first use
+    source: Any
+    keys: tuple  # the distinct (name, qubits) of the timed operations (barriers and delays left out)
     key_counts: tuple  # how many ops each key has
-    op_key: Any  # numpy int array: index into keys for each op
+    op_key: Any  # numpy int array: index into keys for each op, in circuit order
     chain_of: Any  # numpy int array: the chain each op belongs to (see _chains)
     chain_preds: tuple  # per chain: the chains its first op waits for
-    n_2q_logical: int
+    n_2q_logical: int  # two-qubit operations before routing, in the device's native two-qubit gates
     n_swaps: int
     depth: int
     depth_2q: int
     physical_qubits: tuple[int, ...]
     num_qubits_logical: int
+    layout: str = "structure"  # how the physical qubits were chosen (CostOptions.layout)
+    extras: dict = field(default_factory=dict, compare=False, repr=False)  # memoised derived data
+
+    @property
+    def ops(self) -> tuple:
+        """((name, qubits), ...) in circuit order."""
+        keys = self.keys
+        return tuple(keys[i] for i in self.op_key.tolist())
+
+    @property
+    def n_ops(self) -> int:
+        return len(self.op_key)
+
+    @property
+    def circuit(self):
+        """The compiled qiskit circuit on the device's physical qubits (built on first use after placement)."""
+        if not isinstance(self.source, tuple):
+            return self.source
+        if "circuit" not in self.extras:
+            circuit, *rest = self.source
+            self.extras["circuit"] = _relabel_circuit(circuit() if callable(circuit) else circuit, *rest)
+        return self.extras["circuit"]
+
+
+def _relabel_circuit(circuit, perm: dict, width: int | None = None):
+    """``circuit`` with its qubit q moved to perm[q] on ``width`` wires (default: its own width); the other
+    wires fill the free slots in order."""
+    from qiskit import QuantumCircuit
+
+    n = width or circuit.num_qubits
+    taken = set(perm.values())
+    rest = iter(q for q in range(n) if q not in taken)
+    full = [perm[q] if q in perm else next(rest, None) for q in range(circuit.num_qubits)]  # None: an idle wire
+    out = QuantumCircuit(n, circuit.num_clbits, name=circuit.name, global_phase=circuit.global_phase)
+    qubits, clbits = out.qubits, out.clbits
+    index = {q: i for i, q in enumerate(circuit.qubits)}
+    cindex = {c: i for i, c in enumerate(circuit.clbits)}
+    for inst in circuit.data:
+        out._append(inst.replace(qubits=tuple(qubits[full[index[q]]] for q in inst.qubits),
+                                 clbits=tuple(clbits[cindex[c]] for c in inst.clbits)))
+    return out
 
 
 class CompileCache:
@@ -173,6 +226,27 @@ def _count_pass(prop: str, wanted):
     return _Count()
 
 
+def _two_qubit_names_pass():
+    from qiskit.transpiler.basepasses import AnalysisPass
+
+    class TwoQubitNames(AnalysisPass):
+        """Stores {name: count} of the two-qubit operations before routing (``hanas_2q_names``)."""
+
+        def run(self, dag):
+            names = {}
+            for name, count in dag.count_ops(recurse=False).items():
+                arity = _arity(name)
+                if arity == 2 and name not in _SKIP:
+                    names[name] = count
+                elif arity is None:
+                    n = sum(1 for node in dag.op_nodes() if node.name == name and len(node.qargs) == 2)
+                    if n:
+                        names[name] = n
+            self.property_set["hanas_2q_names"] = names
+
+    return TwoQubitNames()
+
+
 _PM_CACHE = threading.local()
 
 
@@ -190,8 +264,7 @@ def _pass_manager(target, options: CostOptions):
         return hit[1]
     pm = generate_preset_pass_manager(optimization_level=options.optimization_level, target=target,
                                       seed_transpiler=options.seed)
-    pm.pre_layout = PassManager([_count_pass("hanas_2q_logical", lambda name, k: k == 2 and name not in _SKIP),
-                                 _count_pass("hanas_swaps_logical", lambda name, k: name == "swap")])
+    pm.pre_layout = PassManager([_two_qubit_names_pass(), _count_pass("hanas_swaps_logical", lambda name, k: name == "swap")])
     pm.pre_translation = PassManager([_count_pass("hanas_swaps_routed", lambda name, k: name == "swap")])
     cache[key] = (target, pm)
     while len(cache) > 16:
@@ -240,45 +313,176 @@ def _check_width(n: int, calibration: Calibration, options: CostOptions) -> None
 
 def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: CompileCache | None = None,
                     circuit_key: str | None = None) -> tuple[CompiledCircuit, bool]:
-    """Transpile ``qc`` to the device with qiskit's preset pass manager. Without ``noise_aware_layout`` the
-    target carries no errors, so the result depends only on the device's structure and is cached across
-    snapshots of one device. ``qc`` may be OpenQASM text: then it is parsed only on a cache miss.
-    Returns (compiled, came_from_cache)."""
+    """Compile ``qc`` (a QuantumCircuit or OpenQASM 2/3 text, parsed only on a cache miss) for
+    ``calibration``'s device. By ``options.layout``: "structure" runs qiskit's preset pass manager on the
+    error-free target (cached across snapshots of one device); "calibrated" then places that routed circuit
+    on this snapshot's best qubits (cost_engine.placement, cached per snapshot); "qiskit" runs the preset pass
+    manager on the calibrated target (cached per snapshot). Returns (compiled, the routing came from cache)."""
     from .qasm import load_qasm
 
     if isinstance(qc, str):
         circuit_key = circuit_key or "qasm:" + hashlib.sha256(qc.encode()).hexdigest()
-        structure = calibration.structure_key(options.exclude_broken)
-        key = (circuit_key, structure, options.compile_key(),
-               calibration.content_hash if options.noise_aware_layout else None)
-        hit = cache.get(key) if cache is not None else None
+    elif cache is not None and circuit_key is None:
+        circuit_key = circuit_hash(qc)  # ~1-2 ms on a few hundred instructions: only for the cache
+    per_snapshot = options.layout != "structure"
+    key = None
+    if cache is not None:
+        key = (circuit_key, calibration.structure_key(options.exclude_broken), options.compile_key(),
+               calibration.content_hash if per_snapshot else None)
+        hit = cache.get(key)
         if hit is not None:
             _check_width(hit.num_qubits_logical, calibration, options)
             return hit, True
-        compiled, _ = compile_circuit(load_qasm(qc), calibration, options, None)
-        if cache is not None:
-            cache.put(key, compiled)
-        return compiled, False
+    if options.layout == "calibrated":
+        base, cached = compile_circuit(qc, calibration, dataclasses.replace(options, layout="structure"), cache,
+                                       circuit_key)
+        result = _place(base, calibration, options)
+    else:
+        cached = False
+        if isinstance(qc, str):
+            qc = load_qasm(qc)
+        result = _compile(qc, calibration, options)
+    if cache is not None:
+        cache.put(key, result)
+    return result, cached
+
+
+def _compile(qc, calibration: Calibration, options: CostOptions) -> CompiledCircuit:
     _check_width(qc.num_qubits, calibration, options)
-    if cache is not None:  # the structural hash costs ~1-2 ms on a few hundred instructions: only for the cache
-        key = (circuit_key or circuit_hash(qc), calibration.structure_key(options.exclude_broken),
-               options.compile_key(), calibration.content_hash if options.noise_aware_layout else None)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit, True
     if qc.num_qubits == 0:
         raise ConfigError("the circuit has no qubits", field="circuit")
     if (options.exclude_broken and not calibration.usable_coupling_map()
             and any(inst.operation.num_qubits >= 2 and inst.name not in _SKIP for inst in qc.data)):
         raise CircuitTooLargeError(f"{calibration.backend_name} has no working two-qubit gate in this snapshot "
                                    f"({len(calibration.broken_edges)} broken couplers)", field="circuit")
-    target = target_for(calibration, options.exclude_broken, with_errors=options.noise_aware_layout)
+    target = target_for(calibration, options.exclude_broken, with_errors=options.layout == "qiskit")
     pm = _pass_manager(target, options)
     try:
         compiled = pm.run(qc)
     except Exception as exc:  # the transpiler's own message names the problem (e.g. no route)
         raise CircuitTooLargeError(f"cannot compile for {calibration.backend_name}: {exc}", field="circuit") from exc
     props = pm.property_set
+    native = _native_2q_count(props.get("hanas_2q_names") or {}, calibration)
+    return _digest(compiled, n_2q_logical=native,
+                   n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
+                   num_qubits_logical=qc.num_qubits, layout=options.layout)
+
+
+def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions) -> CompiledCircuit:
+    """Move a structure-compiled circuit onto this snapshot's best qubits (cost_engine.placement)."""
+    from . import placement
+
+    inter_key = ("interaction", options.exclude_broken)
+    inter = base.extras.get(inter_key)
+    if inter is None:
+        inter = base.extras[inter_key] = placement.interaction(base.keys, base.key_counts, calibration,
+                                                               options.exclude_broken)
+    row, _ = placement.best_embedding(inter, calibration, options.exclude_broken)
+    perm = dict(zip(inter.used, row.tolist()))
+    flipped = placement.reversed_pairs(inter, row, calibration)
+    if not flipped:
+        keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in base.keys)
+        return dataclasses.replace(base, source=(base.circuit, perm), keys=keys,
+                                   physical_qubits=tuple(sorted(perm.values())), layout="calibrated", extras={})
+    # Some directed two-qubit gates land reversed: qiskit's direction repair. It is done on the circuit cut
+    # down to its used qubits (numbered 0..n-1 as in ``inter.used``), once per pattern of reversed gates: the
+    # repair depends on which gates are reversed, not on where they sit.
+    repaired = base.extras.get(("repaired", flipped))
+    if repaired is None:
+        repaired = base.extras[("repaired", flipped)] = _repair(base, inter, flipped, calibration)
+    local = row.tolist()
+    keys = tuple((name, tuple([local[q] for q in qubits])) for name, qubits in repaired.keys)
+    return dataclasses.replace(repaired, keys=keys, physical_qubits=tuple(sorted({q for _, qs in keys for q in qs})),
+                               source=(repaired.extras["circuit_factory"], dict(enumerate(local)),
+                                       calibration.num_qubits), extras={})
+
+
+def _compact(base: CompiledCircuit, inter) -> Any:
+    """The structure-compiled circuit cut down to its used qubits, numbered 0..n-1 as in ``inter.used``."""
+    compact = base.extras.get("compact")
+    if compact is None:
+        compact = base.extras["compact"] = _relabel_circuit(
+            base.circuit, {q: i for i, q in enumerate(inter.used)}, width=len(inter.used))
+    return compact
+
+
+def _repair(base: CompiledCircuit, inter, flipped: tuple, calibration: Calibration) -> CompiledCircuit:
+    """The structure-compiled circuit (in the local labels of ``inter.used``) with the two-qubit gates of
+    ``flipped`` reversed and repaired as qiskit's translation stage would (cost_engine.direction_repair);
+    the repaired qiskit circuit itself is only built when asked for (``CompiledCircuit.circuit``)."""
+    from . import direction_repair, placement
+
+    rev = {(name, a, b) for name, a, b in flipped}
+    directions = [(b, a) if (name, a, b) in rev else (a, b) for name, a, b, _ in inter.two_q]
+    compact = _compact(base, inter)
+
+    def circuit_factory():
+        return placement.repair_directions(compact, directions, calibration.basis_gates)
+
+    model = base.extras.get("gap_model", False)
+    if model is False:
+        model = base.extras["gap_model"] = direction_repair.gap_model(compact)
+    if model is None:  # not covered by the fast model: qiskit's passes on the whole (compact) circuit
+        out = _digest(circuit_factory(), n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
+                      num_qubits_logical=base.num_qubits_logical, layout="calibrated")
+        out.extras["circuit_factory"] = circuit_factory
+        return out
+    nodes = frozenset(j for j, (name, qs, _) in enumerate(model.nodes) if (name, qs[0], qs[1]) in rev)
+    parts = direction_repair.repair(model, nodes, calibration.basis_gates)
+    weights_1 = np.bincount(parts["chain_of"], minlength=len(parts["chain_preds"])).tolist()
+    two_qubit = np.asarray([len(k[1]) == 2 for k in parts["keys"]], dtype=np.float64)
+    weights_2 = np.bincount(parts["chain_of"], weights=two_qubit[parts["op_key"]] if len(parts["op_key"]) else None,
+                            minlength=len(parts["chain_preds"])).tolist()
+    out = CompiledCircuit(
+        source=None, **parts, n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
+        depth=int(_longest_path(parts["chain_preds"], weights_1)),
+        depth_2q=int(_longest_path(parts["chain_preds"], weights_2)),
+        physical_qubits=tuple(sorted({q for _, qs in parts["keys"] for q in qs})),
+        num_qubits_logical=base.num_qubits_logical, layout="calibrated")
+    out.extras["circuit_factory"] = circuit_factory
+    return out
+
+
+_NATIVE_2Q: dict = {}
+
+
+def _native_2q_count(names: dict, calibration: Calibration) -> int:
+    """Two-qubit operations of the circuit before routing, counted in the device's native two-qubit gate:
+    each distinct gate is translated once by qiskit's BasisTranslator (cp -> 2 ECR, swap -> 3, ...)."""
+    two = calibration.two_qubit_gate_names
+    if not two:
+        return sum(names.values())
+    total = 0
+    for name, count in names.items():
+        key = (name, two)
+        if key not in _NATIVE_2Q:
+            _NATIVE_2Q[key] = _translate_count(name, two, calibration.basis_gates)
+        total += count * _NATIVE_2Q[key]
+    return total
+
+
+def _translate_count(name: str, two: tuple, basis) -> int:
+    from qiskit import QuantumCircuit
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+    from qiskit.transpiler.passes import BasisTranslator
+
+    gate = get_standard_gate_name_mapping().get(name)
+    if gate is None or gate.num_qubits != 2:
+        return 1
+    if gate.params:  # a generic angle: a special one (0, pi) may translate shorter, never longer
+        gate = gate.base_class(*[0.7 + 0.1 * i for i in range(len(gate.params))])
+    qc = QuantumCircuit(2)
+    qc.append(gate, [0, 1])
+    try:
+        out = BasisTranslator(SessionEquivalenceLibrary, list(basis))(qc)
+    except Exception:  # noqa: BLE001 - no translation known: count the gate itself
+        return 1
+    return sum(1 for inst in out.data if inst.operation.num_qubits == 2)
+
+
+def _digest(compiled, *, n_2q_logical: int, n_swaps: int, num_qubits_logical: int, layout: str) -> CompiledCircuit:
+    """Reduce a compiled qiskit circuit to a CompiledCircuit: op keys, counts and the chains of the DAG."""
     ops, preds = [], []
     last: dict[int, tuple[int, ...]] = {}  # wire -> timed ops that end last on it
     clbit_index = {c: -1 - i for i, c in enumerate(compiled.clbits)}
@@ -318,19 +522,13 @@ def compile_circuit(qc, calibration: Calibration, options: CostOptions, cache: C
     # depth (and two-qubit depth) = longest path counting ops (two-qubit ops): chains are strictly sequential
     two_qubit = np.asarray([len(k[1]) == 2 for k in keys], dtype=np.float64)
     depth = int(_longest_path(chain_preds, np.bincount(chain_of, minlength=len(chain_preds)).tolist()))
-    depth_2q = int(_longest_path(chain_preds, np.bincount(chain_of, weights=two_qubit[op_key],
+    depth_2q = int(_longest_path(chain_preds, np.bincount(chain_of, weights=two_qubit[op_key] if len(op_key) else None,
                                                           minlength=len(chain_preds)).tolist()))
-    result = CompiledCircuit(
-        circuit=compiled, ops=tuple(ops), keys=keys,
-        key_counts=tuple(np.bincount(op_key, minlength=len(keys)).tolist()), op_key=op_key,
-        chain_of=chain_of, chain_preds=chain_preds,
-        n_2q_logical=int(props.get("hanas_2q_logical", 0)),
-        n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
-        depth=depth, depth_2q=depth_2q,
-        physical_qubits=tuple(sorted({q for _, qubits in keys for q in qubits})), num_qubits_logical=qc.num_qubits)
-    if cache is not None:
-        cache.put(key, result)
-    return result, False
+    return CompiledCircuit(
+        source=compiled, keys=keys, key_counts=tuple(np.bincount(op_key, minlength=len(keys)).tolist()),
+        op_key=op_key, chain_of=chain_of, chain_preds=chain_preds, n_2q_logical=n_2q_logical, n_swaps=n_swaps,
+        depth=depth, depth_2q=depth_2q, physical_qubits=tuple(sorted({q for _, qubits in keys for q in qubits})),
+        num_qubits_logical=num_qubits_logical, layout=layout)
 
 
 @dataclass(frozen=True)
@@ -425,7 +623,7 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         if bucket != 3:
             log_esp += count * _log1m(err)  # -inf once a used gate is broken (error >= 1)
     durations = np.asarray(dur_k)[compiled.op_key]
-    t_gate = math.fsum(durations.tolist())
+    t_gate = math.fsum([d * c for d, c in zip(dur_k, compiled.key_counts)])
     if t_gate <= 0:
         raise ConfigError("the compiled circuit has no timed operations", field="circuit")
     sums = {"1q": (n_b[0], e_sum_b[0]), "2q": (n_b[1], e_sum_b[1]), "ro": (n_b[2], e_sum_b[2])}
@@ -457,15 +655,6 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         overflow = log_t_eff > 709.0
         t_eff = None if overflow else math.exp(log_t_eff)
         p_success = math.exp(log_p_keep - t_sched / t2_eff)
-    rep_delay = options.rep_delay_s if options.rep_delay_s is not None else calibration.rep_delay_s
-    if options.rep_delay_s is not None and calibration.rep_delay_range_s is not None:
-        lo, hi = calibration.rep_delay_range_s
-        if not lo <= options.rep_delay_s <= hi:
-            raise ConfigError(f"rep_delay_s {options.rep_delay_s} is outside {calibration.backend_name}'s range "
-                              f"[{lo}, {hi}] s", field="rep_delay_s")
-    if rep_delay is None:
-        rep_delay = 250e-6
-        notes.append("the snapshot gives no default rep_delay: used IBM's common default of 250 us")
     t_reset = 0.0
     if options.include_reset:
         known = [d for d in map(reset_duration, used) if d is not None]
@@ -473,18 +662,39 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
             t_reset = max(known)
         else:
             notes.append("no reset duration calibrated for the used qubits: T_shot has no reset term")
-    t_shot = t_sched + rep_delay + t_reset
+    if calibration.fixed_rep_time_s is not None:
+        # fixed repetition rate: shots start every rep_time, whatever the circuit's length (if it fits)
+        if options.rep_delay_s is not None:
+            raise ConfigError(f"{calibration.backend_name} runs at a fixed repetition rate "
+                              f"({calibration.fixed_rep_time_s * 1e6:g} us per shot): rep_delay_s does not apply",
+                              field="rep_delay_s")
+        t_shot = max(calibration.fixed_rep_time_s, t_sched + t_reset)
+        rep_delay = t_shot - t_sched - t_reset
+        notes.append(f"fixed repetition rate: T_shot = max(rep_time {calibration.fixed_rep_time_s * 1e6:g} us, "
+                     f"circuit + reset)")
+    else:
+        rep_delay = options.rep_delay_s if options.rep_delay_s is not None else calibration.rep_delay_s
+        if options.rep_delay_s is not None and calibration.rep_delay_range_s is not None:
+            lo, hi = calibration.rep_delay_range_s
+            if not lo <= options.rep_delay_s <= hi:
+                raise ConfigError(f"rep_delay_s {options.rep_delay_s} is outside {calibration.backend_name}'s "
+                                  f"range [{lo}, {hi}] s", field="rep_delay_s")
+        if rep_delay is None:
+            rep_delay = 250e-6
+            notes.append("the snapshot gives no default rep_delay: used IBM's common default of 250 us")
+        t_shot = t_sched + rep_delay + t_reset
     if p_success > 0:
         log_total = math.log(options.shots) - math.log(p_success)
         shots_total = math.exp(log_total) if log_total < 709 else None
     else:
         shots_total = None
-    n_instr = len(compiled.ops)
+    n_instr = compiled.n_ops
+    notes.extend(calibration_flags(calibration))
     return QuantumCostReport(
         backend=calibration.backend_name, snapshot_calibrated_at=calibration.calibrated_at.isoformat(),
         num_qubits=compiled.num_qubits_logical, n_1q=sums["1q"][0], n_2q=sums["2q"][0], n_meas=sums["ro"][0],
         n_reset=n_reset, n_swaps=compiled.n_swaps, n_2q_logical=compiled.n_2q_logical,
-        routing_overhead_2q=sums["2q"][0] - compiled.n_2q_logical, depth=compiled.depth, depth_2q=compiled.depth_2q,
+        routing_overhead_2q=max(sums["2q"][0] - compiled.n_2q_logical, 0), depth=compiled.depth, depth_2q=compiled.depth_2q,
         physical_qubits=list(used), t_gate_serial_s=t_gate, t_sched_s=t_sched,
         ebar_1q=ebar["1q"], ebar_2q=ebar["2q"], ebar_ro=ebar["ro"],
         log_p_keep=None if zero else log_p_keep, log_esp=None if zero else log_esp,
@@ -494,6 +704,16 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         wallclock_s=profile.predict(t_shot_s=t_shot, shots=options.shots, n_instructions=n_instr),
         execution_profile=profile.describe(), model_version=MODEL_VERSION, options=options.to_dict(),
         compile_cached=compile_cached, notes=notes + [n for n in calibration.notes if "broken" in n][:2])
+
+
+def calibration_flags(calibration: Calibration) -> list[str]:
+    """The snapshot's plausibility flags (cost_engine.plausibility), computed once per snapshot object."""
+    flags = calibration.__dict__.get("_plausibility")
+    if flags is None:
+        from .plausibility import plausibility_flags
+
+        flags = calibration.__dict__["_plausibility"] = tuple(plausibility_flags(calibration))
+    return [f"snapshot flagged: {f}" for f in flags]
 
 
 def estimate_quantum_cost(circuit, calibration: Calibration, options: CostOptions | None = None,

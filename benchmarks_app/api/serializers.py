@@ -27,7 +27,7 @@ class SnapshotSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = CalibrationSnapshot
         fields = ["id", "backend", "calibrated_at", "ingested_at", "source", "content_hash", "dt_s",
-                  "rep_delay_s"] + SUMMARY_FIELDS
+                  "rep_delay_s", "quality_flags"] + SUMMARY_FIELDS
 
 
 class SnapshotDetailSerializer(SnapshotSummarySerializer):
@@ -76,17 +76,65 @@ class CircuitSerializer(serializers.ModelSerializer):
                   "created_at", "qasm"]
 
 
-class EstimateRequestSerializer(serializers.Serializer):
+def cost_option_fields() -> dict:
+    """One optional serializer field per field of cost_engine.quantum.CostOptions, built from the dataclass (its
+    type and default) so an option added to the cost engine is accepted over REST without touching this file.
+    The values are checked by CostOptions.validate() (services.cost_options), which names the bad field."""
+    import dataclasses
+    import typing
+
+    from cost_engine.quantum import CostOptions
+
+    hints = typing.get_type_hints(CostOptions)
+    out = {}
+    for f in dataclasses.fields(CostOptions):
+        kind = hints.get(f.name)
+        args = set(typing.get_args(kind)) or {kind}
+        nullable = type(None) in args
+        args.discard(type(None))
+        base = next(iter(args)) if len(args) == 1 else None
+        doc = f"cost option (default {f.default!r})"
+        kw = {"required": False, "help_text": doc}
+        if base is bool:
+            out[f.name] = serializers.BooleanField(allow_null=nullable, **kw)
+        elif base is int:
+            out[f.name] = serializers.IntegerField(allow_null=nullable, **kw)
+        elif base is float:
+            out[f.name] = serializers.FloatField(allow_null=nullable, **kw)
+        elif base is str:
+            out[f.name] = serializers.CharField(allow_null=nullable, allow_blank=False, **kw)
+        else:  # anything else goes to CostOptions.validate() unchanged
+            out[f.name] = serializers.JSONField(**kw)
+    return out
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that answers 400 naming every field it does not know (a misspelt option must not be
+    silently ignored)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [f"unknown field; allowed: {', '.join(sorted(self.fields))}"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class _EstimateRequestSerializer(StrictSerializer):
     circuit = serializers.IntegerField(required=False, allow_null=True, help_text="id of a stored circuit")
     qasm = serializers.CharField(required=False, allow_blank=False, trim_whitespace=False,
                                  help_text="inline OpenQASM 2/3 (stored as a circuit)")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     backend = serializers.CharField(max_length=100)
     snapshot = serializers.CharField(required=False, default="latest",
-                                     help_text="'latest', an ISO date-time (latest at or before it), or an id")
-    shots = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
-    optimization_level = serializers.IntegerField(required=False, min_value=0, max_value=3)
-    seed = serializers.IntegerField(required=False, min_value=0)
+                                     help_text="'latest', an id, an ISO date-time (the newest at or before it), or "
+                                               "an ISO date: that whole day in UTC (its latest snapshot, else the "
+                                               "newest before it)")
+
+
+# The request fields plus every CostOptions field (see cost_option_fields)
+EstimateRequestSerializer = type("EstimateRequestSerializer", (_EstimateRequestSerializer,), cost_option_fields())
 
 
 class CostEstimateListSerializer(serializers.ModelSerializer):
@@ -94,13 +142,22 @@ class CostEstimateListSerializer(serializers.ModelSerializer):
 
     backend = serializers.CharField(source="backend.name", read_only=True)
     circuit_name = serializers.CharField(source="circuit.name", read_only=True)
+    current = serializers.SerializerMethodField(help_text="computed by the current cost-model version (only "
+                                                          "those feed leaderboards and trends)")
 
     class Meta:
         model = CostEstimate
         fields = ["id", "circuit", "circuit_name", "backend", "snapshot", "snapshot_calibrated_at", "model_version",
+                  "current",
                   "wallclock_s", "t_eff_s", "log_t_eff", "log_esp", "log_p_keep", "zero_survival", "t_sched_s",
                   "t_gate_serial_s", "t_shot_s", "shots", "shots_total", "n_1q", "n_2q", "n_meas", "n_swaps", "depth",
                   "depth_2q", "compute_seconds", "created_at"]
+
+
+    def get_current(self, est) -> bool:
+        from cost_engine.quantum import MODEL_VERSION
+
+        return est.model_version == MODEL_VERSION
 
 
 class CostEstimateSerializer(CostEstimateListSerializer):

@@ -50,8 +50,9 @@ def _int_param(request, name):
         raise InputError(f"{name} must be an integer", field=name) from None
 
 
-SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.DATETIME, description="ISO date or date-time"),
-               OpenApiParameter("until", OpenApiTypes.DATETIME, description="ISO date or date-time")]
+SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.STR, description="ISO date (from 00:00 UTC) or date-time"),
+               OpenApiParameter("until", OpenApiTypes.STR,
+                                description="ISO date (the whole day, to 23:59:59.999999 UTC) or date-time")]
 
 
 class BackendList(generics.ListAPIView):
@@ -195,16 +196,50 @@ def _default_options():
     return services.cost_options({}).options_hash(), MODEL_VERSION
 
 
-def _options_from_query(q):
-    from cost_engine.quantum import MODEL_VERSION
+def _query_value(name, raw, default):
+    """A cost option from a query string, cast like its CostOptions default (bool: true/false/1/0; a None default
+    takes a float or "null")."""
+    text = str(raw).strip()
+    if isinstance(default, bool):
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise InputError(f"{name} must be true or false", field=name)
+    if default is None and text.lower() in ("null", "none"):
+        return None
+    cast = int if isinstance(default, int) else float if isinstance(default, float) or default is None else str
+    try:
+        return cast(text)
+    except ValueError:
+        raise InputError(f"{name} must be {'an integer' if cast is int else 'a number'}", field=name) from None
 
-    opts = {}
-    for name, cast in (("shots", int), ("optimization_level", int), ("seed", int)):
-        if q.get(name) not in (None, ""):
-            try:
-                opts[name] = cast(q[name])
-            except ValueError:
-                raise InputError(f"{name} must be an integer", field=name) from None
+
+def _option_params() -> list:
+    """Query parameters documenting every CostOptions field (leaderboards and cost trends take them all)."""
+    import dataclasses
+
+    from cost_engine.quantum import CostOptions
+
+    kinds = {bool: OpenApiTypes.BOOL, int: OpenApiTypes.INT, float: OpenApiTypes.NUMBER, str: OpenApiTypes.STR}
+    return [OpenApiParameter(f.name, kinds.get(type(f.default), OpenApiTypes.NUMBER),
+                             description=f"cost option (default {f.default!r})") for f in dataclasses.fields(CostOptions)]
+
+
+def _options_from_query(q, allowed=()):
+    """The cost options of a GET query (every CostOptions field may be given) and the current model version.
+    Any other parameter than the options and ``allowed`` is a 400 naming it."""
+    import dataclasses
+
+    from cost_engine.quantum import MODEL_VERSION, CostOptions
+
+    defaults = {f.name: f.default for f in dataclasses.fields(CostOptions)}
+    unknown = sorted(set(q) - set(defaults) - set(allowed) - {"format"})
+    if unknown:
+        raise InputError(f"unknown query parameter(s) {unknown}; allowed: {sorted(set(allowed) | set(defaults))}",
+                         field=unknown[0])
+    opts = {name: _query_value(name, q[name], default) for name, default in defaults.items()
+            if q.get(name) not in (None, "")}
     return services.cost_options(opts), MODEL_VERSION
 
 
@@ -252,17 +287,33 @@ class CircuitDetail(generics.RetrieveAPIView):
 class EstimateFilter(filters.FilterSet):
     circuit = filters.NumberFilter(field_name="circuit_id")
     backend = filters.CharFilter(method="filter_backend")
-    since = filters.IsoDateTimeFilter(field_name="snapshot_calibrated_at", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="snapshot_calibrated_at", lookup_expr="lte")
+    since = filters.CharFilter(method="filter_since", help_text="ISO date (from 00:00 UTC) or date-time")
+    until = filters.CharFilter(method="filter_until", help_text="ISO date (the whole day, UTC) or date-time")
     snapshot = filters.NumberFilter(field_name="snapshot_id")
     zero_survival = filters.BooleanFilter()
+    model_version = filters.CharFilter(help_text="the cost-model version that computed the estimate")
+    current = filters.BooleanFilter(method="filter_current",
+                                    help_text="true: the current model version only; false: older versions only")
 
     class Meta:
         model = CostEstimate
-        fields = ["circuit", "snapshot", "zero_survival"]
+        fields = ["circuit", "snapshot", "zero_survival", "model_version"]
+
+    def filter_current(self, qs, name, value):
+        from cost_engine.quantum import MODEL_VERSION
+
+        if value is None:
+            return qs
+        return qs.filter(model_version=MODEL_VERSION) if value else qs.exclude(model_version=MODEL_VERSION)
 
     def filter_backend(self, qs, name, value):
         return qs.filter(backend=selectors.backend_get(value))
+
+    def filter_since(self, qs, name, value):
+        return qs.filter(snapshot_calibrated_at__gte=selectors.parse_when(value, "since"))
+
+    def filter_until(self, qs, name, value):
+        return qs.filter(snapshot_calibrated_at__lte=selectors.parse_when(value, "until"))
 
 
 class EstimateListCreate(generics.ListCreateAPIView):
@@ -282,14 +333,15 @@ class EstimateListCreate(generics.ListCreateAPIView):
         ser = EstimateRequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
+        # options and snapshot are checked before an inline circuit is stored: a bad request writes nothing
+        options = services.cost_options({k: data[k] for k in services.cost_option_names() if k in data})
+        snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest")
         if data.get("circuit") is not None:
             circuit = selectors.circuit_get(data["circuit"])
         elif data.get("qasm"):
             circuit, _ = services.circuit_create(qasm=data["qasm"], name=data.get("name", ""), owner=request.user)
         else:
             raise InputError("give a circuit id or inline qasm", field="circuit")
-        options = services.cost_options({k: data[k] for k in ("shots", "optimization_level", "seed") if k in data})
-        snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest")
         if circuit.num_qubits > snapshot.backend.num_qubits:
             raise InputError(f"circuit has {circuit.num_qubits} qubits; {snapshot.backend.name} has "
                              f"{snapshot.backend.num_qubits}", field="circuit")
@@ -310,25 +362,10 @@ class EstimateDetail(generics.RetrieveAPIView):
     serializer_class = CostEstimateSerializer
 
 
-def _board_row(est, metric):
-    return {"rank": None, "backend": est.backend.name, "processor_family": est.backend.processor_family,
-            "circuit": est.circuit_id, "circuit_name": est.circuit.name, "snapshot_id": est.snapshot_id,
-            "snapshot_calibrated_at": est.snapshot_calibrated_at, "value": getattr(est, metric),
-            "estimate": est.pk, "zero_survival": est.zero_survival, "wallclock_s": est.wallclock_s,
-            "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps}
-
-
-def _ranked(rows, metric):
-    out = []
-    for i, est in enumerate(rows, 1):
-        row = _board_row(est, metric)
-        row["rank"] = i if row["value"] is not None else None
-        out.append(row)
-    return out
-
-
 ROW_DOC = ("list: {rank, backend, processor_family, circuit, circuit_name, snapshot_id, snapshot_calibrated_at, "
-           "value, estimate, zero_survival, wallclock_s, t_eff_s, log_esp, n_swaps}")
+           "value, estimate, zero_survival, wallclock_s, t_eff_s, log_esp, n_swaps, runnable, unrunnable_reason, "
+           "note}: ranked rows first; then runnable rows without a value; then unrunnable rows (stored refusal or "
+           "zero survival), rank and value null, with the reason")
 METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=sorted(selectors.LEADERBOARD_METRICS))
 
 
@@ -336,49 +373,53 @@ class BackendLeaderboard(APIView):
     """Which machine runs this circuit best now: each backend's latest snapshot, ranked."""
 
     @extend_schema(parameters=[OpenApiParameter("circuit", OpenApiTypes.INT, required=True), METRIC_PARAM,
-                               OpenApiParameter("shots", OpenApiTypes.INT),
-                               OpenApiParameter("optimization_level", OpenApiTypes.INT)],
+                               *_option_params()],
                    responses=response_doc("BackendLeaderboard", circuit="circuit id", circuit_name="circuit name",
                                           metric="ranking metric", higher_is_better="ranking direction",
                                           options="object: the cost options", rows=ROW_DOC,
+                                          unrunnable="list: {backend, reason}: backends that cannot run the "
+                                                     "circuit on their latest snapshot",
                                           not_estimated="backends with no stored estimate on their latest snapshot",
                                           too_small="backends with fewer qubits than the circuit"))
     def get(self, request):
         if not request.query_params.get("circuit"):
             raise InputError("give ?circuit=<id>", field="circuit")
         circuit = selectors.circuit_get(request.query_params["circuit"])
-        options, version = _options_from_query(request.query_params)
+        options, version = _options_from_query(request.query_params, ("circuit", "metric"))
         board = selectors.backend_leaderboard(circuit, request.query_params.get("metric"), options.options_hash(),
                                               version)
         return Response({"circuit": circuit.pk, "circuit_name": circuit.name, "metric": board["metric"],
                          "higher_is_better": board["higher_is_better"], "options": options.to_dict(),
-                         "rows": _ranked(board["rows"], board["metric"]),
+                         "rows": board["rows"], "unrunnable": board["unrunnable"],
                          "not_estimated": board["not_estimated"], "too_small": board["too_small"]})
 
 
 class CircuitLeaderboard(APIView):
     """Which circuits are cheapest on this backend's latest snapshot."""
 
-    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM],
+    @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM,
+                               *_option_params()],
                    responses=response_doc("CircuitLeaderboard", backend="backend name", metric="ranking metric",
                                           snapshot_id="the backend's latest snapshot",
-                                          higher_is_better="ranking direction", rows=ROW_DOC))
+                                          higher_is_better="ranking direction", rows=ROW_DOC,
+                                          unrunnable="list: {circuit, circuit_name, reason}"))
     def get(self, request):
         if not request.query_params.get("backend"):
             raise InputError("give ?backend=<name>", field="backend")
         backend = selectors.backend_get(request.query_params["backend"])
-        options, version = _options_from_query(request.query_params)
+        options, version = _options_from_query(request.query_params, ("backend", "metric"))
         board = selectors.circuit_leaderboard(backend, request.query_params.get("metric"), options.options_hash(),
                                               version)
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
                          "higher_is_better": board["higher_is_better"],
-                         "rows": _ranked(board["rows"], board["metric"])})
+                         "rows": board["rows"], "unrunnable": board["unrunnable"]})
 
 
 COST_TREND_DOC = response_doc(
     "CostTrend", circuit="circuit id", backend="backend name", metric="cost metric", options="object: the cost options",
-    points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, drivers: the calibration terms that "
-           "moved the cost most since the previous point}",
+    points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, runnable, unrunnable_reason, drivers: "
+           "the calibration terms that moved the cost most since the previous runnable point}; a snapshot where the "
+           "backend cannot run the circuit has value null, runnable false and the reason",
     pending="estimates still being computed (202)", job_url="the job computing them, or null")
 
 
@@ -389,7 +430,7 @@ class CostTrend(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("backend", OpenApiTypes.STR, required=True),
         OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_METRICS)),
-        OpenApiParameter("since", OpenApiTypes.DATETIME), OpenApiParameter("until", OpenApiTypes.DATETIME)],
+        *SINCE_UNTIL, *_option_params()],
         responses={200: COST_TREND_DOC, 202: COST_TREND_DOC})
     def get(self, request, pk):
         from .. import tasks
@@ -403,32 +444,26 @@ class CostTrend(APIView):
         if metric not in selectors.TREND_METRICS:
             raise InputError(f"unknown metric {metric!r}; allowed: {list(selectors.TREND_METRICS)}", field="metric")
         since, until = selectors.parse_when(q.get("since"), "since"), selectors.parse_when(q.get("until"), "until")
-        options, version = _options_from_query(q)
+        options, version = _options_from_query(q, ("backend", "metric", "since", "until"))
         if circuit.num_qubits > backend.num_qubits:
             raise InputError(f"circuit has {circuit.num_qubits} qubits; {backend.name} has {backend.num_qubits}",
                              field="circuit")
-        snaps, ests = selectors.cost_trend_points(circuit, backend, options.options_hash(), version, since, until)
-        missing = [s for s in snaps if s.pk not in ests]
+        snaps, ests, refusals = selectors.cost_trend_points(circuit, backend, options.options_hash(), version,
+                                                            since, until)
+        missing = [s for s in snaps if s.pk not in ests and s.pk not in refusals]
         job_url = None
         if missing and len(missing) <= settings.HANAS_SYNC_TREND_MAX_MISSING:
-            for snap in missing:
-                ests[snap.pk], _ = services.estimate_get_or_create(circuit, snap, options)
+            for snap in missing:  # a refused snapshot is data (unrunnable there), not an error of this request
+                try:
+                    ests[snap.pk], _ = services.estimate_get_or_create(circuit, snap, options)
+                except services.EstimateRefused as exc:
+                    refusals[snap.pk] = exc.refusal
         elif missing:
             job = services.job_create(kind="cost-trend", owner=request.user, total=len(missing), params={
                 "circuit": circuit.pk, "snapshots": [s.pk for s in missing], "options": options.to_dict()})
             tasks.estimate_many_job.delay(str(job.pk))
             job_url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
-        points, prev = [], None
-        for snap in snaps:
-            est = ests.get(snap.pk)
-            point = {"snapshot_id": snap.pk, "calibrated_at": snap.calibrated_at,
-                     "value": getattr(est, metric) if est else None, "estimate": est.pk if est else None,
-                     "zero_survival": est.zero_survival if est else None, "drivers": []}
-            if est is not None and prev is not None:
-                point["drivers"] = selectors.cost_drivers(prev.report, est.report)[:5]
-            if est is not None:
-                prev = est
-            points.append(point)
+        points = selectors.cost_trend_rows(snaps, ests, refusals, metric)
         body = {"circuit": circuit.pk, "backend": backend.name, "metric": metric, "options": options.to_dict(),
                 "points": points, "pending": len(missing) if job_url else 0, "job_url": job_url}
         return Response(body, status=status.HTTP_202_ACCEPTED if job_url else status.HTTP_200_OK)

@@ -39,8 +39,8 @@ class Command(BaseCommand):
             for k in total:
                 total[k] += counts[k]
             self.stdout.write(f"{b.name:<22} {snap.calibrated_at:%Y-%m-%d}  new {counts['created']:3d}  stored "
-                              f"{counts['existing']:3d}  too wide {counts['skipped_too_wide']:3d}  failed "
+                              f"{counts['existing']:3d}  too wide {counts['skipped_too_wide']:3d}  unrunnable "
                               f"{counts['failed']}  ({time.perf_counter() - t0:.1f} s)")
             for reason in counts["reasons"][:2]:
-                self.stdout.write(f"    not costed: {reason[:200]}")
+                self.stdout.write(f"    unrunnable (stored, listed in leaderboards): {reason[:200]}")
         self.stdout.write(f"total: {total} in {time.perf_counter() - started:.1f} s")

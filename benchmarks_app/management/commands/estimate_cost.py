@@ -28,15 +28,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", help="OpenQASM 2 or 3 file")
         parser.add_argument("--backend", required=True)
-        parser.add_argument("--snapshot", default="latest", help="latest | ISO date (newest at or before) | id")
+        parser.add_argument("--snapshot", default="latest", help="latest | id | ISO date-time (newest at or before it) | ISO date: that whole day in "
+                                 "UTC (the day's latest snapshot, else the newest before it)")
         parser.add_argument("--shots", type=int, default=1024)
         parser.add_argument("--optimization-level", type=int, default=1)
         parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument("--noise-aware-layout", action="store_true",
-                            help="compile on the calibrated target (errors steer layout); no cross-snapshot cache")
+        parser.add_argument("--layout", choices=("calibrated", "structure", "qiskit"), default="calibrated",
+                            help="calibrated (default): routed per device structure, placed on this snapshot's best "
+                                 "qubits; structure: errors ignored; qiskit: preset pass manager on the calibrated "
+                                 "target, compiled per snapshot")
+        parser.add_argument("--noise-aware-layout", action="store_const", const="qiskit", dest="layout",
+                            help="same as --layout qiskit (kept for older scripts)")
         parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object")
 
-    def handle(self, *args, path, backend, snapshot, shots, optimization_level, seed, noise_aware_layout, as_json,
+    def handle(self, *args, path, backend, snapshot, shots, optimization_level, seed, layout, as_json,
                **options):
         from benchmarks_app import services
         from cost_engine.quantum import CostOptions, estimate_quantum_cost
@@ -49,7 +54,7 @@ class Command(BaseCommand):
         try:
             calibration = self._calibration(backend, snapshot)
             options = CostOptions(shots=shots, optimization_level=optimization_level, seed=seed,
-                                  noise_aware_layout=noise_aware_layout).validate()
+                                  layout=layout).validate()
             report = estimate_quantum_cost(text, calibration, options, cache=services.compile_cache())
         except InputError as exc:
             raise CommandError(str(exc)) from exc

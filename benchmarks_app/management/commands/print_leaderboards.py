@@ -26,11 +26,14 @@ class Command(BaseCommand):
                 f"({'higher' if board['higher_is_better'] else 'lower'} is better)"))
             self.stdout.write(f"{'#':>3} {'backend':<20} {'family':<10} {'snapshot':<11} {metric:>14} "
                               f"{'t_eff_s':>11} {'log_esp':>9} {'swaps':>6}")
-            for i, e in enumerate(board["rows"][:top], 1):
-                val = getattr(e, metric)
-                self.stdout.write(f"{i:3d} {e.backend.name:<20} {e.backend.processor_family or '-':<10} "
-                                  f"{e.snapshot_calibrated_at:%Y-%m-%d}  {_f(val):>14} {_f(e.t_eff_s):>11} "
-                                  f"{_f(e.log_esp):>9} {e.n_swaps:6d}")
+            for r in board["rows"][:top]:
+                if not r["runnable"]:
+                    self.stdout.write(f"{'-':>3} {r['backend']:<20} unrunnable: {r['unrunnable_reason']}")
+                    continue
+                rank = "-" if r["rank"] is None else r["rank"]
+                self.stdout.write(f"{rank:>3} {r['backend']:<20} {r['processor_family'] or '-':<10} "
+                                  f"{r['snapshot_calibrated_at']:%Y-%m-%d}  {_f(r['value']):>14} {_f(r['t_eff_s']):>11} "
+                                  f"{_f(r['log_esp']):>9} {r['n_swaps']:6d}")
             if board["not_estimated"]:
                 self.stdout.write(f"    not estimated yet on: {', '.join(board['not_estimated'][:10])}"
                                   f"{' ...' if len(board['not_estimated']) > 10 else ''}")

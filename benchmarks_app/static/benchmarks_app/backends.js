@@ -64,6 +64,9 @@
       { label: "2q error median", num: true, value: (s) => H.num(s.error_2q_median, 3) },
       { label: "readout error median", num: true, value: (s) => H.num(s.readout_error_median, 3) },
       { label: "broken couplers", num: true, value: (s) => H.num(s.broken_edges) },
+      { label: "plausibility", value: (s) => (s.quality_flags && s.quality_flags.length
+        ? `<span class="warn" title="${H.esc(s.quality_flags.join("; "))}">⚠ ${H.esc(s.quality_flags[0])}` +
+          `${s.quality_flags.length > 1 ? ` (+${s.quality_flags.length - 1} more)` : ""}</span>` : "ok") },
     ], snaps);
     await Promise.all([
       drawTrends("#chart-trend-coherence", cfg, cfg.coherence_metrics, false),

@@ -54,9 +54,13 @@
         return;
       }
       const traces = [];
+      const unrunnable = [];  // [backend, reason]: the backend cannot run the circuit on any of its snapshots
       for (const [i, b] of backends.entries()) {  // one backend at a time: missing estimates are computed
         status.textContent = `reading the cost trend on ${b.name}…`;
-        const pts = (await trendOn(b.name, metric)).filter((p) => p.value !== null && p.value !== undefined);
+        const all = await trendOn(b.name, metric);
+        const pts = all.filter((p) => p.value !== null && p.value !== undefined);
+        const refused = all.filter((p) => p.runnable === false);
+        if (!pts.length && refused.length) unrunnable.push([b.name, refused[refused.length - 1].unrunnable_reason]);
         if (!pts.length) continue;
         traces.push({ type: "scatter", mode: "lines+markers", name: b.name, x: pts.map((p) => p.calibrated_at),
           y: pts.map((p) => p.value), line: { color: COLORS[i % COLORS.length] },
@@ -66,6 +70,9 @@
           hovertemplate: "%{hovertext}<extra></extra>" });
       }
       status.textContent = "";
+      H.$("#trend-unrunnable").innerHTML = unrunnable.length ? "Unrunnable (no point in the trend): " +
+        unrunnable.map(([b, why]) => `<span class="unrunnable" data-backend="${H.esc(b)}"><b>${H.esc(b)}</b>: ` +
+          `unrunnable: ${H.esc(why)}</span>`).join(" · ") : "";
       const logY = isTime(metric) || metric === "shots_total";
       if (!traces.length) H.empty(trendEl, "No data yet: no estimate of this circuit (zero survival everywhere?).");
       else await H.plot(trendEl, traces, { xaxis: { title: { text: "calibrated at (UTC)" }, type: "date" },
@@ -73,8 +80,9 @@
 
       const board = await H.getJSON(cfg.api.leaderboard + H.qs({ circuit: cfg.circuit, metric }));
       const rows = board.rows || [];
-      const ranked = rows.filter((r) => r.value !== null && r.value !== undefined);
+      const ranked = rows.filter((r) => r.rank !== null && r.rank !== undefined);
       const missing = [];
+      if ((board.unrunnable || []).length) missing.push(`unrunnable: ${board.unrunnable.map((u) => u.backend).join(", ")}`);
       if ((board.not_estimated || []).length) missing.push(`not estimated yet: ${board.not_estimated.join(", ")}`);
       if ((board.too_small || []).length) missing.push(`too few qubits: ${board.too_small.join(", ")}`);
       H.$("#leaderboard-missing").textContent = missing.join(" · ");
@@ -93,12 +101,14 @@
         { label: "backend", value: (r) => `<a href="/backends/${encodeURIComponent(r.backend)}/">${H.esc(r.backend)}</a>` },
         { label: "family", value: (r) => H.esc(r.processor_family || "") },
         { label: "calibrated at", value: (r) => H.date(r.snapshot_calibrated_at) },
-        { label, num: true, value: (r) => (r.zero_survival ? "zero survival" : fmt(metric, r.value)) },
+        { label, num: true, value: (r) => (r.runnable === false
+          ? `<span class="unrunnable" title="${H.esc(r.unrunnable_reason)}">unrunnable: ${H.esc(r.unrunnable_reason)}</span>`
+          : fmt(metric, r.value)) },
         { label: "wall-clock", num: true, value: (r) => H.seconds(r.wallclock_s) },
         { label: "T_eff", num: true, value: (r) => H.seconds(r.t_eff_s) },
         { label: "log ESP", num: true, value: (r) => H.num(r.log_esp, 3) },
         { label: "SWAPs", num: true, value: (r) => H.num(r.n_swaps) },
-      ], rows);
+      ], rows, (r) => (r.runnable === false ? "unrunnable-row" : ""));
     }
     sel.addEventListener("change", () => draw().catch((err) => console.error(err)));
     await draw();

@@ -1,0 +1,255 @@
+"""Calibration-aware placement of a circuit routed on a device's structure (COST_MODEL.md, "Compilation").
+
+qiskit's ``transpile(qc, backend)`` picks physical qubits with its noise-aware VF2 passes: ``VF2Layout`` when
+the circuit fits the coupling map as it is, ``VF2PostLayout`` after SABRE routing otherwise. Both enumerate
+subgraph isomorphisms of the circuit's interaction graph into the coupling graph (rustworkx's VF2, at most
+2,500 of them within 50,000 calls at optimisation levels 1-2) and keep the one whose estimated error is lowest.
+SABRE itself does not look at errors, so the routed circuit depends only on the device's structure.
+
+The platform splits that work the same way, so re-costing on a new snapshot is cheap:
+
+1. structure (cached per device structure): qiskit's preset pass manager on the error-free target; the
+   routed, translated circuit and the list of its embeddings into the coupling graph (same VF2 limits);
+2. snapshot (cached per snapshot): each embedding is scored with the snapshot's own errors: the sum over the
+   compiled operations of log(1 - e), i.e. the circuit's log ESP on that placement (COST_MODEL.md A5), and
+   the best is kept. Where the device's two-qubit gate is directed (Eagle's ECR, Falcon's one-way CX) and
+   the placement reverses some of them, qiskit's own GateDirection, BasisTranslator and
+   Optimize1qGatesDecomposition passes repair the directions, as its translation stage does.
+
+Checked against ``transpile`` on the same calibrated target in ``benchmarks/bench_layout.py``.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibration import Calibration
+
+VF2_CALL_LIMIT = 50_000  # qiskit's preset limits for optimisation levels 1 and 2 (get_vf2_limits)
+VF2_MAX_TRIALS = 2_500
+SHUFFLE_SEED = 7
+_SKIP = {"barrier", "delay"}
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """What placement scoring needs of a compiled circuit, on its used physical qubits 0..n-1 (``used``)."""
+
+    used: tuple[int, ...]  # physical qubits of the structure-compiled circuit, sorted
+    one_q: tuple  # ((name, local qubit, count), ...) single-qubit operations with an error, and measure
+    two_q: tuple  # ((name, local a, local b, count), ...)
+    embeddings: np.ndarray  # K x n: physical qubit of each local qubit, one row per embedding (VF2 order)
+
+
+_GRAPHS: OrderedDict = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _device_graph(calibration: Calibration, exclude_broken: bool):
+    """Undirected coupling graph of the usable couplers, cached per device structure."""
+    import rustworkx as rx
+
+    key = calibration.structure_key(exclude_broken)
+    with _LOCK:
+        hit = _GRAPHS.get(key)
+    if hit is not None:
+        return hit
+    edges = calibration.usable_coupling_map() if exclude_broken else calibration.coupling_map
+    graph = rx.PyGraph(multigraph=False)
+    graph.add_nodes_from(range(calibration.num_qubits))
+    graph.add_edges_from_no_data(sorted({(min(a, b), max(a, b)) for a, b in edges}))
+    dead = set(calibration.non_operational_qubits) if exclude_broken else set()
+    alive = np.ones(calibration.num_qubits, dtype=bool)
+    alive[list(dead)] = False
+    with _LOCK:
+        _GRAPHS[key] = (graph, alive)
+        while len(_GRAPHS) > 32:
+            _GRAPHS.popitem(last=False)
+    return graph, alive
+
+
+def interaction(keys, key_counts, calibration: Calibration, exclude_broken: bool) -> Interaction:
+    """The interaction profile of a compiled circuit (its distinct (name, physical qubits) keys and counts)
+    and its embeddings into the device's coupling graph."""
+    import rustworkx as rx
+
+    used = tuple(sorted({q for _, qs in keys for q in qs}))
+    local = {q: i for i, q in enumerate(used)}
+    one_q, two_q = [], []
+    for (name, qs), count in zip(keys, key_counts):
+        if len(qs) == 1:
+            if name not in ("reset",) and name not in _SKIP:
+                one_q.append((name, local[qs[0]], count))
+        elif len(qs) == 2:
+            two_q.append((name, local[qs[0]], local[qs[1]], count))
+    graph, alive = _device_graph(calibration, exclude_broken)
+    n = len(used)
+    pairs = sorted({(min(a, b), max(a, b)) for _, a, b, _ in two_q})
+    if not pairs:
+        # no two-qubit operation: any n distinct working qubits do; each qubit independently (scored later)
+        embeddings = np.empty((0, n), dtype=np.int64)
+    else:
+        embeddings = _embeddings(calibration.structure_key(exclude_broken), graph, alive, n, tuple(pairs))
+    return Interaction(used=used, one_q=tuple(one_q), two_q=tuple(two_q), embeddings=embeddings)
+
+
+_EMBEDDINGS: OrderedDict = OrderedDict()
+
+
+def _embeddings(structure: str, graph, alive, n: int, pairs: tuple) -> np.ndarray:
+    """Embeddings of the interaction graph (``n`` nodes, undirected ``pairs``) into the device's coupling
+    graph, in rustworkx's VF2 order, within qiskit's level-1 limits; cached per (device structure, graph):
+    circuits of one shape (a 10-qubit chain, a ring ...) share them."""
+    import rustworkx as rx
+
+    key = (structure, n, pairs)
+    with _LOCK:
+        hit = _EMBEDDINGS.get(key)
+        if hit is not None:
+            _EMBEDDINGS.move_to_end(key)
+            return hit
+    pattern = rx.PyGraph(multigraph=False)
+    pattern.add_nodes_from(range(n))
+    pattern.add_edges_from_no_data(list(pairs))
+    # VF2 visits the device in node order, so the first few thousand embeddings crowd into one corner of it;
+    # like qiskit's VF2 passes (shuffle_seed), relabel the device with a seeded permutation first so that the
+    # trials spread over the whole lattice
+    order = np.random.default_rng(SHUFFLE_SEED).permutation(graph.num_nodes())
+    shuffled = rx.PyGraph(multigraph=False)
+    shuffled.add_nodes_from(range(graph.num_nodes()))
+    inverse = np.argsort(order)
+    shuffled.add_edges_from_no_data([(int(inverse[a]), int(inverse[b])) for a, b in graph.edge_list()])
+    phys, virt = [], []
+    for mapping in rx.vf2_mapping(shuffled, pattern, subgraph=True, induced=False, id_order=True,
+                                  call_limit=VF2_CALL_LIMIT):
+        phys.append(list(mapping.keys()))
+        virt.append(list(mapping.values()))
+        if len(phys) >= VF2_MAX_TRIALS:
+            break
+    embeddings = np.zeros((len(phys), n), dtype=np.int64)
+    if phys:
+        np.put_along_axis(embeddings, np.asarray(virt, dtype=np.int64), order[np.asarray(phys, dtype=np.int64)],
+                          axis=1)
+        embeddings = embeddings[alive[embeddings].all(axis=1)]
+    embeddings.setflags(write=False)
+    with _LOCK:
+        _EMBEDDINGS[key] = embeddings
+        while len(_EMBEDDINGS) > 256:
+            _EMBEDDINGS.popitem(last=False)
+    return embeddings
+
+
+_TABLES: OrderedDict = OrderedDict()
+
+
+def _log_keep_tables(calibration: Calibration):
+    """Per snapshot: log(1 - e) per (1q gate name, qubit), per measured qubit, and per (2q gate name, pair),
+    the pair in either direction (a reversed directed gate is repaired, at the reverse gate's error).
+    Unknown errors count as -inf, so a placement on them is chosen only if nothing else exists (and then
+    scoring names the missing value)."""
+    key = calibration.content_hash
+    with _LOCK:
+        hit = _TABLES.get(key)
+    if hit is not None:
+        return hit
+    n = calibration.num_qubits
+    one: dict[str, np.ndarray] = {}
+    two: dict[str, np.ndarray] = {}
+    for g in calibration.gates:
+        if len(g.qubits) == 1:
+            arr = one.get(g.name)
+            if arr is None:
+                arr = one[g.name] = np.full(n, -np.inf)
+            err = 0.0 if g.error is None and g.name == "rz" else g.error
+            arr[g.qubits[0]] = -np.inf if err is None or err >= 1 else math.log1p(-err)
+        elif len(g.qubits) == 2:
+            arr = two.get(g.name)
+            if arr is None:
+                arr = two[g.name] = np.full((n, n), np.nan)
+            a, b = g.qubits
+            arr[a, b] = -np.inf if g.error is None or g.error >= 1 else math.log1p(-g.error)
+    for arr in two.values():
+        missing = np.isnan(arr)
+        arr[missing] = arr.T[missing]  # reversed direction: the coupler's own error
+        arr[np.isnan(arr)] = -np.inf
+    meas = np.asarray([-np.inf if q.readout_error is None or q.readout_error >= 1 else math.log1p(-q.readout_error)
+                       for q in calibration.qubits])
+    one["measure"] = meas
+    directed = {name: bool(np.any(np.isfinite(arr) & ~np.isfinite(arr.T)) or _one_way(calibration, name))
+                for name, arr in two.items()}
+    tables = (one, two, directed)
+    with _LOCK:
+        _TABLES[key] = tables
+        while len(_TABLES) > 64:
+            _TABLES.popitem(last=False)
+    return tables
+
+
+def _one_way(calibration: Calibration, name: str) -> bool:
+    pairs = {g.qubits for g in calibration.gates if g.name == name and len(g.qubits) == 2}
+    return any((b, a) not in pairs for a, b in pairs)
+
+
+def best_embedding(inter: Interaction, calibration: Calibration, exclude_broken: bool = True
+                   ) -> tuple[np.ndarray, float]:
+    """The embedding with the highest log ESP on this snapshot (ties: the first in VF2 order), and that score.
+    Without two-qubit operations the qubits are placed one by one, heaviest first, on the best free qubit."""
+    one, two, _ = _log_keep_tables(calibration)
+    n = len(inter.used)
+    if not len(inter.embeddings):
+        weights = np.zeros((n, calibration.num_qubits))
+        for name, v, count in inter.one_q:
+            weights[v] += count * one.get(name, np.zeros(calibration.num_qubits))
+        _, alive = _device_graph(calibration, exclude_broken)
+        free = alive.copy()
+        row = np.zeros(n, dtype=np.int64)
+        load = np.zeros(n)
+        for _, v, count in inter.one_q:
+            load[v] += count
+        for v in np.argsort(-load, kind="stable"):
+            cand = np.where(free, weights[v], -np.inf)
+            if not np.isfinite(cand).any():
+                cand = np.where(free, 0.0, -np.inf)
+            row[v] = int(np.argmax(cand))
+            free[row[v]] = False
+        return row, float(sum(weights[v, row[v]] for v in range(n)))
+    emb = inter.embeddings
+    total = np.zeros(len(emb))
+    for name, v, count in inter.one_q:
+        table = one.get(name)
+        if table is not None:
+            total += count * table[emb[:, v]]
+    for name, a, b, count in inter.two_q:
+        table = two.get(name)
+        if table is not None:
+            total += count * table[emb[:, a], emb[:, b]]
+    best = int(np.argmax(total))
+    return emb[best], float(total[best])
+
+
+def reversed_pairs(inter: Interaction, row: np.ndarray, calibration: Calibration) -> tuple:
+    """The (name, local a, local b) two-qubit operations that land on a pair the device calibrates only the
+    other way round (empty on devices whose two-qubit gate is calibrated both ways, such as Heron's CZ)."""
+    gate = calibration._gate_index
+    return tuple((name, a, b) for name, a, b, _ in inter.two_q if (name, (int(row[a]), int(row[b]))) not in gate)
+
+
+def repair_directions(circuit, directions, basis_gates):
+    """qiskit's direction fix-up, as the preset translation stage does it: GateDirection reverses the
+    two-qubit gates that may only run as ``directions`` (pairs of ``circuit``'s own qubit indices) allow, then
+    BasisTranslator and Optimize1qGatesDecomposition bring the inserted single-qubit gates into the basis.
+    Structure-only passes: the result depends on which gates are reversed, not on which qubits they sit."""
+    from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
+    from qiskit.transpiler import CouplingMap, PassManager
+    from qiskit.transpiler.passes import BasisTranslator, GateDirection, Optimize1qGatesDecomposition
+
+    basis = list(basis_gates)
+    cmap = CouplingMap(sorted(set(directions)))
+    pm = PassManager([GateDirection(cmap), BasisTranslator(SessionEquivalenceLibrary,
+                                                           basis + ["measure", "reset", "delay", "barrier"]),
+                      Optimize1qGatesDecomposition(basis=basis)])
+    return pm.run(circuit)
