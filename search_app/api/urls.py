@@ -9,5 +9,9 @@ urlpatterns = [
     path("searches/<int:pk>/pareto/", views.ParetoView.as_view(), name="search-pareto"),
     path("searches/<int:pk>/cancel/", views.CancelView.as_view(), name="search-cancel"),
     path("searches/<int:pk>/compare/", views.CompareView.as_view(), name="search-compare"),
+    path("searches/<int:pk>/fronts/", views.RunFronts.as_view(), name="search-fronts"),
+    path("searches/<int:pk>/fronts/<str:ref>/", views.RunFrontDetail.as_view(), name="search-front-detail"),
+    path("leaderboards/architectures/robust/", views.RobustArchitectureLeaderboard.as_view(),
+         name="leaderboard-architectures-robust"),
     path("leaderboards/architectures/", views.ArchitectureLeaderboard.as_view(), name="leaderboard-architectures"),
 ]
