@@ -74,6 +74,14 @@ def _assert_left(front, a, d):
     assert set(ra["physical_qubits"]) - set(d.quantum_report["physical_qubits"])  # A had to use a degraded one
 
 
+@pytest.fixture
+def eager(settings):
+    """These tests rely on ingest running the re-ranking inline (the embedded default); with a real broker the
+    worker test below covers the same path."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("eager mode only: with a broker, test_front_reranked_on_drift_with_real_workers covers it")
+
+
 @pytest.mark.smoke
 def test_retotal_reproduces_training_cost(db):
     """Re-costing a candidate on the very snapshot it was searched on gives back its stored C_total exactly (the
@@ -98,7 +106,7 @@ def test_retotal_reproduces_training_cost(db):
     assert worse.c_total_s - worse.c_q_wallclock_s == pytest.approx(ev.cost["c_c_s"])
 
 
-def test_front_reranked_on_drift_eager(transactional_db, user):
+def test_front_reranked_on_drift_eager(transactional_db, eager, user):
     """Eager mode (the embedded default): ingesting the drifted snapshot re-ranks the run inline; A leaves."""
     from benchmarks_app.services import ingest_calibration
     from cost_engine.calibration import load_fake_calibration
@@ -114,7 +122,7 @@ def test_front_reranked_on_drift_eager(transactional_db, user):
     assert front.job.status == "succeeded" and front.job.progress_current == 2
 
 
-def test_rest_fronts_movers_request_and_robust_board(transactional_db, user, auth_client):
+def test_rest_fronts_movers_request_and_robust_board(transactional_db, eager, user, auth_client):
     from benchmarks_app.services import ingest_calibration
     from cost_engine.calibration import load_fake_calibration
 
