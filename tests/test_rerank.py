@@ -140,6 +140,15 @@ def test_rest_fronts_movers_request_and_robust_board(transactional_db, eager, us
     assert top["genome_key"] == a.genome_key and top["rank_change"] == 1 and top["cost_ratio"] > 1
     assert auth_client.get(f"/api/searches/{run.pk}/fronts/999999/").status_code == 404
 
+    # the run page: the front at its own snapshot and on the latest one, and the movers
+    from django.test import Client
+
+    page = Client()
+    page.force_login(user)
+    html = " ".join(page.get(f"/searches/{run.pk}/").content.decode().split())
+    assert 'id="drift-movers"' in html and "1 left the front" in html and "left</td>" in html
+    assert html.count("(left)") == 1
+
     # on request, another backend: Heron (torino) has enough qubits
     ingest_calibration(load_fake_calibration("torino"))
     bad = auth_client.post(f"/api/searches/{run.pk}/fronts/", {"backend": "ibm_torino", "snapshots": "latest"},
