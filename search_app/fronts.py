@@ -64,7 +64,7 @@ def detail(front: FrontSnapshot, limit: int = 50) -> dict:
     architectures that entered and left it, and the ``limit`` largest movers (rank change, then cost ratio)."""
     from cost_engine.rerank import movement_size
 
-    cands = {c.genome_key: c for c in front.run.candidates.all()}
+    cands = {c.genome_key: c for c in front.run.candidates.defer("cost")}
     res = front.results or {}
 
     def row(key):
@@ -117,7 +117,7 @@ def robust_leaderboard(runs, *, since=None, until=None, limit: int = 20) -> list
         fs = per_run.get(run_id, [])
         if not fs and not own_in:
             continue
-        for c in run.candidates.all():
+        for c in run.candidates.defer("cost", "quantum_report"):
             seen = []  # (rank, c_total, snapshot id, calibrated_at)
             if own_in and c.pareto_rank is not None:
                 seen.append((c.pareto_rank, c.c_total_s, run.snapshot_id, run.snapshot_calibrated_at))
