@@ -181,7 +181,7 @@ class RunFronts(APIView):
     architectures that entered or left it. POST {backend, snapshot}: re-rank the run on that snapshot ("how would
     this front look on Heron?"): 202 with the queued front and its job (200 when it is already there)."""
 
-    @extend_schema(responses=response_doc("RunFronts", run="int", own="the run's own front (summary)",
+    @extend_schema(operation_id="searches_fronts_list", responses=response_doc("RunFronts", run="int", own="the run's own front (summary)",
                                           fronts="list: {id, snapshot, backend, snapshot_calibrated_at, trigger, "
                                                  "status, front_size, entered, left, hypervolume, job: progress}"))
     def get(self, request, pk):
@@ -207,7 +207,8 @@ class RunFronts(APIView):
 
 
 class RunFrontDetail(APIView):
-    @extend_schema(parameters=[OpenApiParameter("limit", OpenApiTypes.INT, description="movers listed (default 50)")],
+    @extend_schema(operation_id="searches_front_detail",
+                   parameters=[OpenApiParameter("limit", OpenApiTypes.INT, description="movers listed (default 50)")],
                    responses=response_doc("RunFront", front="list: candidates on the front at this snapshot, "
                                           "cheapest first, each with rank/cost before (own snapshot) and after",
                                           entered_detail="list", left_detail="list",
