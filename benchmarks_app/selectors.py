@@ -31,7 +31,13 @@ def heartbeats_latest(limit: int = 10):
 def name_candidates(name: str) -> list[str]:
     """``fez``, ``ibm_fez`` and ``fake_fez`` all name IBM's Fez."""
     short = name.strip().lower().removeprefix("fake_").removeprefix("ibmq_").removeprefix("ibm_")
-    return [name.strip(), short, f"ibm_{short}", f"ibmq_{short}", f"fake_{short}", f"alt_{short}"]
+    return [name.strip(), short, f"ibm_{short}", f"ibmq_{short}", f"fake_{short}", f"alt_{short}",
+            *OLD_DEVICE_NAMES.get(short, ())]
+
+
+# Devices IBM named by a code, not by their city (the calibration history, issue 15, has all four).
+OLD_DEVICE_NAMES = {"yorktown": ("ibmqx2",), "tenerife": ("ibmqx4",), "melbourne": ("ibmq_16_melbourne",),
+                    "tokyo": ("ibmq_20_tokyo",)}
 
 
 def backend_get(name: str) -> Backend:
@@ -183,36 +189,29 @@ def _rel(a, b):
 
 
 def snapshot_diff(backend: Backend, old: CalibrationSnapshot, new: CalibrationSnapshot, top: int = 10) -> dict:
-    """The qubits (T1, T2, readout error) and edges (two-qubit error) that changed most, by relative change."""
+    """The qubits (T1, T2, readout error) and couplers (two-qubit error) that changed most, by relative change.
+    Rows that did not change are left out; a coupler calibrated identically in both directions (Heron's CZ) is
+    listed once, as "a-b" with a < b and ``symmetric: true``."""
+    from .diffs import diff_couplers
+
     qa, qb = old.data["qubits"], new.data["qubits"]
     qubits = []
     for i, (a, b) in enumerate(zip(qa, qb)):
         changes = {f: _rel(a.get(k), b.get(k)) for f, k in (("t1", "t1_s"), ("t2", "t2_s"),
                                                                ("readout_error", "readout_error"))}
-        known = {f: c for f, c in changes.items() if c is not None}
+        known = {f: c for f, c in changes.items() if c}
         if known:
             worst = max(known, key=lambda f: abs(known[f]))
             qubits.append({"qubit": i, "field": worst, "relative_change": known[worst],
                            "from": a.get(QUBIT_FIELDS[worst]), "to": b.get(QUBIT_FIELDS[worst]),
                            "changes": known})
     qubits.sort(key=lambda r: -abs(r["relative_change"]))
-    edges = []
-    for key, (gate, err_b, _) in new.edges.items():
-        prev = old.edges.get(key)
-        if prev is None:
-            edges.append({"edge": key, "gate": gate, "from": None, "to": err_b, "relative_change": None,
-                          "note": "new coupler"})
-            continue
-        change = _rel(prev[1], err_b)
-        if change is not None:
-            edges.append({"edge": key, "gate": gate, "from": prev[1], "to": err_b, "relative_change": change,
-                          "broken_now": err_b is not None and err_b >= 1, "broken_before": prev[1] is not None
-                          and prev[1] >= 1})
-    edges.sort(key=lambda r: -abs(r["relative_change"]) if r["relative_change"] is not None else 0)
+    edges = diff_couplers(old.edges, new.edges, _rel)
     summary = {f: {"from": getattr(old, f), "to": getattr(new, f)} for f in SUMMARY_FLOAT_FIELDS + SUMMARY_INT_FIELDS}
     return {"backend": backend.name, "from": {"snapshot_id": old.pk, "calibrated_at": old.calibrated_at},
             "to": {"snapshot_id": new.pk, "calibrated_at": new.calibrated_at},
-            "qubits": qubits[:top], "edges": edges[:top], "summary": summary}
+            "qubits": qubits[:top], "edges": edges[:top], "qubits_changed": len(qubits), "edges_changed": len(edges),
+            "summary": summary}
 
 
 def resolve_snapshot_ref(backend: Backend, ref, field: str) -> CalibrationSnapshot:
@@ -361,7 +360,10 @@ def cost_trend_points(circuit, backend, options_hash: str, model_version: str, s
 def cost_trend_rows(snaps, ests: dict, refusals: dict, metric: str) -> list[dict]:
     """One point per snapshot: the metric's value, or null with the reason the backend cannot run the circuit
     there (stored refusal, zero survival) or none while it is still being computed; drivers are the
-    calibration terms that moved the cost most since the previous runnable point."""
+    calibration terms that moved ``metric`` most since the previous runnable point, naming qubits and couplers."""
+    reports = {sid: est.report for sid, est in ests.items()}
+    if reports_lacking_usage(reports.values()):  # older estimates: the used qubits' T2s from their snapshots
+        reports = reports_with_snapshot_t2(reports)
     points, prev = [], None
     for snap in snaps:
         est, ref = ests.get(snap.pk), refusals.get(snap.pk)
@@ -373,48 +375,34 @@ def cost_trend_rows(snaps, ests: dict, refusals: dict, metric: str) -> list[dict
                  "runnable": None if est is None and ref is None else reason is None,
                  "unrunnable_reason": reason, "drivers": []}
         if usable and prev is not None:
-            point["drivers"] = cost_drivers(prev.report, est.report)[:5]
+            point["drivers"] = cost_drivers(reports[prev.snapshot_id], reports[est.snapshot_id], metric)[:5]
         if usable:
             prev = est
         points.append(point)
     return points
 
 
-def cost_drivers(prev: dict, cur: dict) -> list[dict]:
-    """Which calibration terms moved the cost between two reports, as exact additive contributions to the
-    change of log T_eff (COST_MODEL.md A4: log T_eff = log T_gate - log P_keep + T_gate/T2_eff, with
-    log P_keep = sum_b N_b log(1 - ebar_b)), plus the wall-clock terms (T_sched, rep_delay) of T_shot.
-    Sorted by absolute contribution."""
-    def log_keep(r, n, e):
-        if r.get(n) is None or r.get(e) is None or r[e] >= 1:
-            return None
-        return r[n] * math.log1p(-r[e])
+def cost_drivers(prev: dict, cur: dict, metric: str = "log_t_eff") -> list[dict]:
+    """The calibration terms that moved ``metric`` between two reports, as exact additive contributions to its
+    change (log T_eff, log ESP, wall-clock, ... see benchmarks_app.drivers), each naming the qubits and couplers
+    responsible with their before/after values. Sorted by absolute contribution."""
+    from .drivers import explain
 
-    terms = []
+    return explain(prev, cur, metric)
 
-    def add(name, a, b, unit, explains):
-        if a is None or b is None:
-            return
-        terms.append({"term": name, "delta": b - a, "unit": unit, "explains": explains})
 
-    def ratio(r):
-        if not r.get("t2_eff_s") or r.get("t_gate_serial_s") is None:
-            return None
-        return r["t_gate_serial_s"] / r["t2_eff_s"]
+def reports_lacking_usage(reports) -> bool:
+    from .drivers import reports_lacking_usage as lacking
 
-    def log_or_none(x):
-        return math.log(x) if x and x > 0 else None
+    return lacking(reports)
 
-    add("gate time (log T_gate)", log_or_none(prev.get("t_gate_serial_s")), log_or_none(cur.get("t_gate_serial_s")),
-        "log s", "log_t_eff")
-    for bucket, n, e in (("1q", "n_1q", "ebar_1q"), ("2q", "n_2q", "ebar_2q"), ("readout", "n_meas", "ebar_ro")):
-        a, b = log_keep(prev, n, e), log_keep(cur, n, e)
-        add(f"{bucket} error (-N log(1-e))", None if a is None else -a, None if b is None else -b, "log",
-            "log_t_eff")
-    add("decoherence (T_gate / T2_eff)", ratio(prev), ratio(cur), "1", "log_t_eff")
-    add("schedule length T_sched", prev.get("t_sched_s"), cur.get("t_sched_s"), "s", "t_shot_s")
-    add("repetition delay", prev.get("rep_delay_s"), cur.get("rep_delay_s"), "s", "t_shot_s")
-    add("SWAPs inserted", prev.get("n_swaps"), cur.get("n_swaps"), "count", "routing")
-    terms = [t for t in terms if t["delta"] != 0]
-    terms.sort(key=lambda t: -abs(t["delta"]) if t["unit"] in ("log", "log s", "1") else 0)
-    return terms
+
+def reports_with_snapshot_t2(reports: dict) -> dict:
+    """{snapshot id: report}: reports stored without per-gate usage get their used qubits' T2 from their
+    snapshot (one query for those snapshots only), so the drivers still name the T2_eff qubit."""
+    from .drivers import with_snapshot_t2
+    from .models import CalibrationSnapshot
+
+    need = [sid for sid, r in reports.items() if isinstance(r, dict) and not r.get("usage")]
+    data = dict(CalibrationSnapshot.objects.filter(pk__in=need).values_list("pk", "data"))
+    return {sid: with_snapshot_t2(r, data.get(sid)) if sid in data else r for sid, r in reports.items()}

@@ -1,8 +1,9 @@
 """Write operations of benchmarks_app. Views, tasks and commands call these; they own transactions."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
-import datetime as dt
 import logging
 import os
 import socket
@@ -163,47 +164,98 @@ def ingest_fake(names=None) -> list[tuple[str, bool]]:
     return out
 
 
+HISTORY_PACK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "calibration_history",
+                            "history.json.xz")
+
+
+def ingest_history(names=None, path: str | None = None) -> list[tuple[str, bool | None, str]]:
+    """Every (or the named devices') real calibration of the shipped history pack (issue 15), in one
+    transaction; idempotent, and a calibration already stored from another source (same backend and
+    calibrated_at, e.g. --source fake) is not stored twice. Returns (label, created, reason) per pack entry: created is None for an entry
+    that is skipped, and reason says why (also logged)."""
+    from cost_engine.history import load_history
+
+    out = []
+    entries = list(load_history(path or HISTORY_PACK, names))
+    with transaction.atomic():
+        for entry in entries:
+            if entry.calibration is None:
+                log.info("history: skipped %s (%s): %s", entry.label, entry.origin, entry.skip_reason)
+                out.append((entry.label, None, entry.skip_reason))
+                continue
+            cal = entry.calibration
+            same = CalibrationSnapshot.objects.filter(backend__name=cal.backend_name,
+                                                      calibrated_at=cal.calibrated_at).first()
+            if same is not None:  # this calibration is stored already, e.g. from --source fake: not twice
+                out.append((entry.label, False, ""))
+                continue
+            snapshot, created = ingest_calibration(cal)
+            out.append((entry.label, created, ""))
+    return out
+
+
 class IBMUnavailable(Exception):
-    """IBM Quantum cannot be reached or refused the request (network, token)."""
+    """IBM Quantum cannot be reached right now (network errors, timeouts, HTTP 5xx/429): worth retrying."""
+
+
+class IBMRejected(Exception):
+    """IBM Quantum refused the request for a reason retrying cannot fix (no or bad token, unknown backend,
+    other 4xx): fails at once."""
+
+
+def _ibm_error(exc, name: str = ""):
+    """IBMUnavailable (transient) or IBMRejected (permanent) for an error of the IBM client."""
+    from cost_engine.ibm_live import IBMFetchError, classify
+
+    err = exc if isinstance(exc, IBMFetchError) else classify(exc, name)
+    what = f"cannot fetch {name} from IBM Quantum" if name else "cannot reach IBM Quantum"
+    return (IBMUnavailable if err.transient else IBMRejected)(f"{what}: {err}")
 
 
 def ibm_service():
     """The live QiskitRuntimeService from settings (IBM_QUANTUM_TOKEN / _CHANNEL / _INSTANCE)."""
     if not settings.IBM_QUANTUM_TOKEN:
-        raise IBMUnavailable("IBM_QUANTUM_TOKEN is not set: cannot ingest from IBM Quantum")
+        raise IBMRejected("IBM_QUANTUM_TOKEN is not set: cannot ingest from IBM Quantum")
     from qiskit_ibm_runtime import QiskitRuntimeService
 
     try:
         return QiskitRuntimeService(channel=settings.IBM_QUANTUM_CHANNEL, token=settings.IBM_QUANTUM_TOKEN,
                                     instance=settings.IBM_QUANTUM_INSTANCE or None)
-    except Exception as exc:  # network errors, bad token, service outages
-        raise IBMUnavailable(f"cannot reach IBM Quantum: {exc}") from exc
-
-
-def _days(since: dt.datetime, until: dt.datetime):
-    day = since
-    while day <= until:
-        yield day
-        day += dt.timedelta(days=1)
+    except Exception as exc:  # bad token (permanent) or network errors / outages (transient)
+        raise _ibm_error(exc) from exc
 
 
 def ingest_ibm(name: str, since=None, until=None, service_factory=None) -> list[tuple[str, bool]]:
-    """The backend's current calibration, or its daily history from ``since`` to ``until`` through
-    ``backend.properties(datetime=...)``. Everything is fetched before anything is written, so a network
-    failure writes nothing."""
-    from cost_engine.calibration import from_ibm
+    """The backend's current calibration, or every distinct calibration made from ``since`` to ``until``
+    (both inclusive, day by day: ``properties(datetime=end of each day)``, since IBM answers with the newest
+    calibration older than the time given). Historical properties are checked against today's configuration
+    (mismatches recorded in the snapshot's notes, see cost_engine.ibm_live). Everything is fetched before
+    anything is written, so a failure writes nothing. Raises IBMUnavailable (transient: retry) or IBMRejected
+    (permanent)."""
+    from cost_engine.ibm_live import day_ends, fetch_calibration
 
     service = (service_factory or ibm_service)()
     try:
         if since is None:
-            cals = [from_ibm(service, name)]
+            cal = fetch_calibration(service, name)
+            if cal is None:
+                raise IBMRejected(f"IBM Quantum has no calibration for {name}")
+            cals = [cal]
         else:
             until = until or timezone.now()
-            cals = [from_ibm(service, name, at=day) for day in _days(since, until)]
-    except CostEngineError:
+            seen, cals = set(), []
+            for end in day_ends(since, until):
+                cal = fetch_calibration(service, name, at=end)
+                if cal is None or not since <= cal.calibrated_at <= until:
+                    continue  # nothing calibrated yet, or the calibration in force came before `since`
+                key = (cal.calibrated_at, cal.content_hash)
+                if key not in seen:
+                    seen.add(key)
+                    cals.append(cal)
+    except (CostEngineError, IBMRejected):
         raise
     except Exception as exc:
-        raise IBMUnavailable(f"cannot fetch {name} from IBM Quantum: {exc}") from exc
+        raise _ibm_error(exc, name) from exc
     out = []
     with transaction.atomic():
         for cal in cals:
@@ -245,10 +297,13 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
     if size > settings.HANAS_MAX_CIRCUIT_BYTES:
         raise InputError(f"circuit is {size} bytes; the limit is HANAS_MAX_CIRCUIT_BYTES="
                          f"{settings.HANAS_MAX_CIRCUIT_BYTES}", field="qasm", status_code=413)
-    try:
-        qc = load_qasm(qasm)
+    try:  # limits checked on the text before the parser allocates anything (cost_engine.qasm.check_limits)
+        qc = load_qasm(qasm, max_qubits=settings.HANAS_MAX_CIRCUIT_QUBITS, max_gates=settings.HANAS_MAX_CIRCUIT_GATES,
+                       max_bytes=settings.HANAS_MAX_CIRCUIT_BYTES)
     except CostEngineError as exc:
-        raise InputError(str(exc), field="qasm") from exc
+        limit = getattr(exc, "limit", None)
+        raise InputError(str(exc), field="qasm",
+                         status_code=413 if limit == "HANAS_MAX_CIRCUIT_BYTES" else None) from exc
     if qc.num_qubits > settings.HANAS_MAX_CIRCUIT_QUBITS:
         raise InputError(f"circuit has {qc.num_qubits} qubits; the limit is HANAS_MAX_CIRCUIT_QUBITS="
                          f"{settings.HANAS_MAX_CIRCUIT_QUBITS}", field="qasm")
@@ -264,9 +319,34 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
                 else None, "is_reference": is_reference}
     try:
         with transaction.atomic():
-            return Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
+            circuit, created = Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
     except IntegrityError:
         return Circuit.objects.get(content_hash=digest), False
+    registry = _new_circuits.get()
+    if created and registry is not None:
+        registry.append(circuit.pk)
+    return circuit, created
+
+
+_new_circuits: contextvars.ContextVar = contextvars.ContextVar("hanas_new_circuits", default=None)
+
+
+@contextlib.contextmanager
+def circuits_discarded_on_error():
+    """Circuits created inside the block are deleted again if the block fails (a request that stores a circuit
+    and then fails on the estimate leaves nothing half-written), unless an estimate already uses them."""
+    from .models import Circuit
+
+    created: list[int] = []
+    token = _new_circuits.set(created)
+    try:
+        yield
+    except BaseException:
+        if created:
+            Circuit.objects.filter(pk__in=created, estimates__isnull=True).delete()
+        raise
+    finally:
+        _new_circuits.reset(token)
 
 
 def cost_option_names() -> tuple[str, ...]:
@@ -305,6 +385,22 @@ def _estimate_lock(cursor_key: str) -> None:
         key = int(cursor_key[:15], 16)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def report_usage(qasm: str, calibration, options) -> dict | None:
+    """Per-(gate, qubits) usage of the compiled circuit with its errors and durations, and the used qubits' T2
+    (issue 16: drivers that name qubits and couplers). Stored in the report as ``usage``. The compile comes from
+    the process's compile cache (the estimate just compiled it)."""
+    from cost_engine.quantum import compile_circuit
+
+    from .drivers import usage_of
+
+    try:
+        compiled, _ = compile_circuit(qasm, calibration, options.validate(), compile_cache())
+        return usage_of(compiled, calibration)
+    except Exception:  # the estimate stands without it; the drivers then say the usage is not stored
+        log.warning("could not record per-gate usage for %s", calibration.backend_name, exc_info=True)
+        return None
 
 
 class EstimateRefused(InputError):
@@ -346,12 +442,16 @@ def estimate_get_or_create(circuit, snapshot, options):
         refused = EstimateRefusal.objects.filter(**lookup).select_related("backend").first()
         if refused is None:
             started = time.perf_counter()
+            calibration = snapshot.calibration()
             try:
-                report = estimate_quantum_cost(circuit.qasm, snapshot.calibration(), options, cache=compile_cache())
+                report = estimate_quantum_cost(circuit.qasm, calibration, options, cache=compile_cache())
             except CostEngineError as exc:
                 refused = _refusal_store(lookup, snapshot, options, exc)
             else:
                 data = report.to_dict()
+                usage = report_usage(circuit.qasm, calibration, options)
+                if usage is not None:
+                    data["usage"] = usage
                 row = CostEstimate(
                     circuit=circuit, snapshot=snapshot, backend_id=snapshot.backend_id,
                     snapshot_calibrated_at=snapshot.calibrated_at, options=options.to_dict(), options_hash=opts_hash,

@@ -27,14 +27,14 @@ _RUN_BREAKERS = {"measure", "reset", "barrier", "delay"}
 
 @dataclass(frozen=True)
 class Gap:
+    """The single-qubit operations between two nodes on one wire, each as (name, params) in time order."""
+
     wire: int
-    ops: tuple  # Operation objects in time order
+    ops: tuple
     one_run: bool  # all single-qubit gates (or empty): fix-ups on both sides join one run
-    lead: tuple  # leading run of gates (Operation objects) and its content key
-    lead_key: tuple
+    lead: tuple  # the leading run of gates
     mid: tuple  # names between the leading and trailing runs
-    trail: tuple
-    trail_key: tuple
+    trail: tuple  # the trailing run of gates
 
 
 @dataclass(frozen=True)
@@ -50,29 +50,27 @@ class GapModel:
     chain_ops: tuple  # per chain: numpy array of key indices (unrepaired)
 
 
-def _op_key(op) -> tuple:
-    return (op.name, tuple(float(p) for p in op.params))
-
-
 def _gap(w: int, ops: tuple) -> Gap:
     k = 0
-    while k < len(ops) and ops[k].name not in _RUN_BREAKERS:
+    while k < len(ops) and ops[k][0] not in _RUN_BREAKERS:
         k += 1
     if k == len(ops):
-        return Gap(w, ops, True, ops, tuple(map(_op_key, ops)), (), (), ())
+        return Gap(w, ops, True, ops, (), ())
     j = len(ops)
-    while j > k and ops[j - 1].name not in _RUN_BREAKERS:
+    while j > k and ops[j - 1][0] not in _RUN_BREAKERS:
         j -= 1
-    return Gap(w, ops, False, ops[:k], tuple(map(_op_key, ops[:k])), tuple(op.name for op in ops[k:j]), ops[j:],
-               tuple(map(_op_key, ops[j:])))
+    return Gap(w, ops, False, ops[:k], tuple(op[0] for op in ops[k:j]), ops[j:])
 
 
-def gap_model(circuit) -> GapModel | None:
-    """Build the model from a compiled circuit; None when it holds something the model does not cover
-    (an operation on three or more qubits other than a barrier, classical wires read or written twice)."""
-    qindex = {q: i for i, q in enumerate(circuit.qubits)}
+def gap_model(circuit, wires: dict | None = None) -> GapModel | None:
+    """Build the model from a compiled circuit, its qubit i renumbered ``wires[i]`` (all of them by default;
+    qubits without operations may be left out); None when it holds something the model does not cover (an
+    operation on three or more qubits other than a barrier, classical wires read or written twice)."""
+    if wires is None:
+        wires = {i: i for i in range(circuit.num_qubits)}
+    qindex = {q: wires.get(i) for i, q in enumerate(circuit.qubits)}
     cindex = {c: i for i, c in enumerate(circuit.clbits)}
-    n = circuit.num_qubits
+    n = max(wires.values(), default=-1) + 1
     current: list[list] = [[] for _ in range(n)]
     last_node_chain: list[int | None] = [None] * n
     pending_after: list[tuple[int, int] | None] = [None] * n  # (node, position) waiting for its next gap
@@ -94,6 +92,10 @@ def gap_model(circuit) -> GapModel | None:
     for inst in circuit.data:
         name = inst.name
         qs = [qindex[q] for q in inst.qubits]
+        if name in _SYNC or name in _IGNORED:
+            qs = [w for w in qs if w is not None]
+        elif None in qs:
+            return None
         if inst.clbits:
             if name != "measure" or len(inst.clbits) != 1 or cindex[inst.clbits[0]] in written:
                 return None
@@ -101,7 +103,7 @@ def gap_model(circuit) -> GapModel | None:
         if name in _IGNORED:
             continue
         if len(qs) == 1 and name not in _SYNC:
-            current[qs[0]].append(inst.operation)
+            current[qs[0]].append((name, tuple(float(p) for p in inst.params)))
             continue
         if name in _SYNC:
             if len(qs) < 2:
@@ -123,7 +125,7 @@ def gap_model(circuit) -> GapModel | None:
     keys: dict = {}
     chain_ops: list = [None] * len(chain_preds)
     for g, gap in enumerate(gaps):
-        chain_ops[chain_of_gap[g]] = np.asarray([keys.setdefault((op.name, (gap.wire,)), len(keys)) for op in gap.ops],
+        chain_ops[chain_of_gap[g]] = np.asarray([keys.setdefault((op[0], (gap.wire,)), len(keys)) for op in gap.ops],
                                                 dtype=np.int64)
     for j, (name, qs, _) in enumerate(nodes):
         chain_ops[chain_of_node[j]] = (np.empty(0, dtype=np.int64) if name in _SYNC
@@ -139,8 +141,8 @@ _LOCK = threading.Lock()
 
 def _fixup(name: str, basis: tuple) -> tuple:
     """What qiskit's GateDirection puts around a reversed ``name`` gate, written in ``basis`` by its
-    BasisTranslator: ((before on qubit 0, on qubit 1), (after on qubit 0, on qubit 1)), each as
-    (Operation objects, their content key)."""
+    BasisTranslator: ((before on qubit 0, on qubit 1), (after on qubit 0, on qubit 1)), each a tuple of
+    (name, params)."""
     key = (name, basis)
     with _LOCK:
         if key in _FIXUPS:
@@ -160,8 +162,9 @@ def _fixup(name: str, basis: tuple) -> tuple:
         if len(inst.qubits) == 2:
             seen = True
             continue
-        (after if seen else before)[out.find_bit(inst.qubits[0]).index].append(inst.operation)
-    result = tuple(tuple((tuple(ops), tuple(map(_op_key, ops))) for ops in side) for side in (before, after))
+        (after if seen else before)[out.find_bit(inst.qubits[0]).index].append(
+            (inst.name, tuple(float(p) for p in inst.params)))
+    result = tuple(tuple(tuple(ops) for ops in side) for side in (before, after))
     with _LOCK:
         _FIXUPS[key] = result
     return result
@@ -171,15 +174,19 @@ _MATRICES: dict = {}
 _SYNTH: dict = {}
 
 
-def _matrix(op) -> np.ndarray:
-    key = (op.name, tuple(float(p) for p in op.params))
-    m = _MATRICES.get(key)
+def _matrix(op: tuple) -> np.ndarray:
+    m = _MATRICES.get(op)
     if m is None:
-        m = _MATRICES[key] = np.asarray(op.to_matrix(), dtype=complex)
+        from qiskit.circuit.library import get_standard_gate_name_mapping
+
+        m = _MATRICES[op] = np.asarray(get_standard_gate_name_mapping()[op[0]].base_class(*op[1]).to_matrix(),
+                                       dtype=complex)
+        if len(_MATRICES) > 100_000:
+            _MATRICES.clear()
     return m
 
 
-def _resynthesize(runs: list[tuple[list, tuple]], basis: tuple) -> list[tuple]:
+def _resynthesize(runs: list[tuple], basis: tuple) -> list[tuple]:
     """The gate names Optimize1qGatesDecomposition(basis) leaves of each run: the run's unitary re-synthesised
     with qiskit's own Euler decomposer (its native ``unitary_to_gate_sequence``, over the same decomposers
     the pass picks for this basis), kept only if strictly shorter than the run (the pass's rule without a
@@ -191,8 +198,8 @@ def _resynthesize(runs: list[tuple[list, tuple]], basis: tuple) -> list[tuple]:
     if decomposers is None:
         decomposers = _SYNTH[("decomposers", basis)] = Optimize1qGatesDecomposition(basis=list(basis))._global_decomposers
     out = []
-    for run, content in runs:
-        key = (basis, content)
+    for run in runs:
+        key = (basis, run)
         names = _SYNTH.get(key)
         if names is None:
             u = np.eye(2, dtype=complex)
@@ -200,7 +207,7 @@ def _resynthesize(runs: list[tuple[list, tuple]], basis: tuple) -> list[tuple]:
                 u = _matrix(op) @ u
             seq = euler_one_qubit_decomposer.unitary_to_gate_sequence(u, decomposers, 0, None)
             new = tuple(g.name.lower() for g, _ in seq) if seq is not None else None
-            names = new if new is not None and len(new) < len(run) else tuple(op.name for op in run)
+            names = new if new is not None and len(new) < len(run) else tuple(op[0] for op in run)
             if len(_SYNTH) > 100_000:
                 _SYNTH.clear()
             _SYNTH[key] = names
@@ -213,7 +220,6 @@ def repair(model: GapModel, flipped: frozenset, basis: tuple) -> dict:
     qiskit would, in local qubit labels: the ``CompiledCircuit`` fields keys, key_counts, op_key, chain_of and
     chain_preds."""
     basis = tuple(basis)
-    empty = ((), ())
     prefix: dict[int, tuple] = {}
     suffix: dict[int, tuple] = {}
     for j in sorted(flipped):  # each gap sits between two nodes: at most one fix-up on each of its ends
@@ -226,18 +232,18 @@ def repair(model: GapModel, flipped: frozenset, basis: tuple) -> dict:
     runs, plan = [], []
     for g in touched:
         gap = model.gaps[g]
-        (pre, pre_key), (suf, suf_key) = prefix.get(g, empty), suffix.get(g, empty)
+        pre, suf = prefix.get(g, ()), suffix.get(g, ())
         if gap.one_run:  # the gap is one run of gates: both fix-ups join it
             plan.append((g, len(runs), None))
-            runs.append((pre + gap.lead + suf, pre_key + gap.lead_key + suf_key))
+            runs.append(pre + gap.lead + suf)
             continue
         first = last = None
         if pre:
             first = len(runs)
-            runs.append((pre + gap.lead, pre_key + gap.lead_key))
+            runs.append(pre + gap.lead)
         if suf:
             last = len(runs)
-            runs.append((gap.trail + suf, gap.trail_key + suf_key))
+            runs.append(gap.trail + suf)
         plan.append((g, first, last))
     new_runs = _resynthesize(runs, basis)
     keys = dict(model.keys)
@@ -247,8 +253,8 @@ def repair(model: GapModel, flipped: frozenset, basis: tuple) -> dict:
         if gap.one_run:
             names = new_runs[first]
         else:
-            names = ((new_runs[first] if first is not None else tuple(op.name for op in gap.lead)) + gap.mid
-                     + (new_runs[last] if last is not None else tuple(op.name for op in gap.trail)))
+            names = ((new_runs[first] if first is not None else tuple(op[0] for op in gap.lead)) + gap.mid
+                     + (new_runs[last] if last is not None else tuple(op[0] for op in gap.trail)))
         w = (gap.wire,)
         chain_ops[model.chain_of_gap[g]] = np.asarray([keys.setdefault((name, w), len(keys)) for name in names],
                                                       dtype=np.int64)

@@ -48,7 +48,10 @@ def exception_handler(exc, context):
         if exc.field:
             body = {exc.field: [str(exc)], "detail": str(exc)}
         return Response(body, status=exc.status_code)
-    return drf_exception_handler(exc, context)
+    response = _exception_handler_413(exc, context) or drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):  # e.g. SearchFilter's bare ValidationError
+        response.data = {"detail": "; ".join(str(m) for m in response.data)}
+    return response
 
 
 def _check_database() -> dict:
@@ -97,3 +100,84 @@ def health(request):
         "workers": workers,
     }
     return Response(body, status=200 if healthy else 503)
+
+
+# --- issue 17: an honest API contract -----------------------------------------------------------------------
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent  # noqa: E402
+from django.http import JsonResponse  # noqa: E402
+
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def body_too_large(exc) -> dict:
+    if isinstance(exc, TooManyFieldsSent):
+        return {"detail": f"too many form fields; the limit is DATA_UPLOAD_MAX_NUMBER_FIELDS="
+                          f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}"}
+    return {"detail": f"request body too large; the limit is DATA_UPLOAD_MAX_MEMORY_SIZE="
+                      f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"}
+
+
+def _exception_handler_413(exc, context):
+    if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent)):
+        return Response(body_too_large(exc), status=413)
+    return None
+
+
+def not_found(request, exception=None):
+    """404 for unmatched URLs: JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"no such endpoint: {request.path}"}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """400 raised outside the API views (e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE read by middleware)."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, (RequestDataTooBig, TooManyFieldsSent)):
+            return JsonResponse(body_too_large(exception), status=413)
+        return JsonResponse({"detail": str(exception) or "bad request"}, status=400)
+    from django.views.defaults import bad_request as default
+
+    return default(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "internal server error"}, status=500)
+    from django.views.defaults import server_error as default
+
+    return default(request)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "An error: `detail` says what is wrong; a field name, when present, maps to the messages "
+                   "about that input (query parameter or body field).",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {},
+}
+ERROR_STATUSES = {"400": "Bad input: the body names the field", "401": "Authentication required",
+                  "403": "Not allowed for this user", "404": "Not found (or not visible to this user)",
+                  "413": "Body or circuit over a configured limit (named in the body)",
+                  "409": "Conflict with the resource's current state"}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: every operation documents the JSON error answers it can give
+    (400/401/403/404; 413 on writes), with one shared Error component."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in result.get("paths", {}).values():
+        for method, op in path_item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            codes = ["400", "401", "403", "404"] + (["413"] if method in ("post", "put", "patch") else [])
+            responses = op.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(code, {"description": ERROR_STATUSES[code], "content": ref})
+            for code, response in responses.items():  # 4xx a view declared by description only (e.g. 409)
+                if code.startswith("4") and "content" not in response:
+                    response["content"] = ref
+    return result

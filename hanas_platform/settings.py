@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "benchmarks_app",
     "search_app",
+    "drift_app",
 ]
 
 MIDDLEWARE = [
@@ -122,6 +123,9 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # --- REST API -------------------------------------------------------------------------------------
 # Reads may be public (HANAS_PUBLIC_READS=1, the default); every write needs an authenticated user.
 PUBLIC_READS = env_bool("HANAS_PUBLIC_READS", True)
+# Dashboard pages follow the same rule: anonymous visitors go to this login page when reads are not public.
+LOGIN_URL = "rest_framework:login"
+LOGIN_REDIRECT_URL = "dashboard-home"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -132,7 +136,7 @@ REST_FRAMEWORK = {
         else "rest_framework.permissions.IsAuthenticated",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "hanas_platform.pagination.Pagination",
     "PAGE_SIZE": int(os.environ.get("HANAS_PAGE_SIZE", "50")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "hanas_platform.api.exception_handler",
@@ -147,13 +151,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # every operation documents its JSON error answers (400/401/403/404, 413 on writes): hanas_platform.api
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "hanas_platform.api.add_error_responses"],
 }
+# ?page_size= is honoured up to this many rows a page.
+HANAS_MAX_PAGE_SIZE = int(os.environ.get("HANAS_MAX_PAGE_SIZE", "500"))
 
 # Limits on user-submitted circuits (issue: REST estimates).
 HANAS_MAX_CIRCUIT_QUBITS = int(os.environ.get("HANAS_MAX_CIRCUIT_QUBITS", "156"))
 HANAS_MAX_CIRCUIT_GATES = int(os.environ.get("HANAS_MAX_CIRCUIT_GATES", "20000"))
 HANAS_MAX_CIRCUIT_BYTES = int(os.environ.get("HANAS_MAX_CIRCUIT_BYTES", str(512 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(32 * 1024 * 1024)))
+# Multipart uploads (DATA_UPLOAD_MAX_MEMORY_SIZE does not count files): calibration files over this answer 413.
+HANAS_MAX_UPLOAD_BYTES = int(os.environ.get("HANAS_MAX_UPLOAD_BYTES", str(16 * 1024 * 1024)))
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("FILE_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))
 
 # --- i18n / static --------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -219,3 +231,11 @@ HANAS_WORKER_TORCH_THREADS = int(os.environ.get("HANAS_WORKER_TORCH_THREADS", "1
 HANAS_SYNC_ESTIMATE_MAX_WORK = int(os.environ.get("HANAS_SYNC_ESTIMATE_MAX_WORK", "20000"))
 # Cost trends compute up to this many missing points in the request; more go to a background job.
 HANAS_SYNC_TREND_MAX_MISSING = int(os.environ.get("HANAS_SYNC_TREND_MAX_MISSING", "5"))
+
+# Drift watch webhooks (drift_app): exponential backoff base and cap, attempts, and the POST timeout.
+HANAS_WEBHOOK_BACKOFF_S = float(os.environ.get("HANAS_WEBHOOK_BACKOFF_S", "30"))
+HANAS_WEBHOOK_BACKOFF_MAX_S = float(os.environ.get("HANAS_WEBHOOK_BACKOFF_MAX_S", "3600"))
+HANAS_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("HANAS_WEBHOOK_MAX_ATTEMPTS", "8"))
+HANAS_WEBHOOK_TIMEOUT_S = float(os.environ.get("HANAS_WEBHOOK_TIMEOUT_S", "10"))
+# A pending delivery this overdue is queued again by the beat task drift_app.redispatch_due_deliveries.
+HANAS_WEBHOOK_REDISPATCH_AFTER_S = float(os.environ.get("HANAS_WEBHOOK_REDISPATCH_AFTER_S", "60"))

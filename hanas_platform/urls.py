@@ -12,6 +12,12 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("benchmarks_app.api.urls")),
     path("api/", include("search_app.api.urls")),
+    path("api/", include("drift_app.api.urls")),
     # Dashboard pages (HTML; they read the API above)
     path("", include("hanas_platform.dashboard_urls")),
 ]
+
+# JSON error answers under /api/ (HTML pages elsewhere)
+handler400 = "hanas_platform.api.bad_request"
+handler404 = "hanas_platform.api.not_found"
+handler500 = "hanas_platform.api.server_error"

@@ -139,6 +139,9 @@ def search_cancel(run: SearchRun, user) -> SearchRun:
             run.finished_at = timezone.now()
             run.pending_keys = []
             run.save(update_fields=["status", "finished_at", "pending_keys", "updated_at"])
+        else:
+            raise InputError(f"search run {run.pk} has already finished ({run.status}); only a queued or running "
+                             f"run can be cancelled", field="status", status_code=409)
     return run
 
 

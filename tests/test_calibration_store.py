@@ -218,8 +218,9 @@ class StandInIBM:
                     raise ConnectionError("connection reset by peer")
                 props = copy.deepcopy(service.props)
                 props["backend_name"] = name
-                if datetime is not None:
-                    props["last_update_date"] = datetime.replace(hour=7).isoformat()
+                if datetime is not None:  # IBM: the newest calibration older than `datetime` (07:00 daily)
+                    props["last_update_date"] = (datetime - dt.timedelta(hours=17)).replace(
+                        hour=7, minute=0, second=0, microsecond=0).isoformat()
                 return _Props(props)
 
             def configuration(self):
@@ -234,11 +235,12 @@ def test_ibm_history_backfill_against_stand_in_service(db):
 
     since = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
     service = StandInIBM()
-    out = services.ingest_ibm("ibm_manila", since, since + dt.timedelta(days=4), service_factory=lambda: service)
+    until = since + dt.timedelta(days=4, hours=23)  # both days inclusive: 03-01 ... 03-05
+    out = services.ingest_ibm("ibm_manila", since, until, service_factory=lambda: service)
     assert len(out) == 5 and all(created for _, created in out)
     snaps = CalibrationSnapshot.objects.filter(backend__name="ibm_manila").order_by("calibrated_at")
     assert [s.calibrated_at.day for s in snaps] == [1, 2, 3, 4, 5]
-    again = services.ingest_ibm("ibm_manila", since, since + dt.timedelta(days=4), service_factory=lambda: service)
+    again = services.ingest_ibm("ibm_manila", since, until, service_factory=lambda: service)
     assert not any(created for _, created in again) and snaps.count() == 5
     # a network failure on the third day writes nothing at all
     flaky = StandInIBM(fail_on=3)

@@ -311,3 +311,56 @@ def test_pages_with_real_calibrations_and_a_live_search_run(browser, live_server
     assert bars == 2
     elapsed = time.monotonic() - t0
     print(f"e2e with data: {elapsed:.1f}s")
+
+
+def test_circuit_page_shows_drivers_naming_the_qubit_whose_t2_dropped(browser, live_server, db_guard):
+    """Issue 16: the cost trend's points carry their drivers; the page annotates the moved point and its drivers
+    table names the qubit whose T2 dropped, with its values before and after."""
+    from benchmarks_app import services as bench_services
+    from cost_engine.calibration import load_fake_calibration
+    from tests.test_drift_drivers import GHZ4, drifted
+
+    with db_guard:
+        base = load_fake_calibration("lima")  # 5 qubits: only this backend is wide enough and stored
+        snap0, _ = bench_services.ingest_calibration(base)
+        circuit, _ = bench_services.circuit_create(qasm=GHZ4, name="ghz-4 (drivers)")
+        est0, _ = bench_services.estimate_get_or_create(circuit, snap0, bench_services.cost_options({}))
+        t2 = dict(est0.report["usage"]["t2_s"])
+        victim = max(t2, key=t2.get)
+        bench_services.ingest_calibration(drifted(base, days=1, t2=(victim, min(t2.values()) / 10)))
+    open_page(browser, live_server.url, f"/circuits/{circuit.pk}/", "circuit-drivers",
+              charts=["chart-cost-trend"], timeout=90)
+    # the default metric, wall-clock, does not depend on T2: nothing moved it
+    assert "No point has moved" in browser.find_element("id", "drivers-table").text
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "cost-metric")).select_by_value("t_eff_s")
+    table = _wait(lambda: (lambda t: t if "decoherence" in t else None)(
+        browser.find_element("id", "drivers-table").text), 60, "the drivers table of T_eff")
+    _screenshot(browser, "circuit-drivers-t-eff")
+    assert "decoherence" in table and f"qubit {victim}" in table and "t2_s" in table, table
+    notes = browser.execute_script(
+        "return (document.getElementById('chart-cost-trend').layout.annotations || []).map(a => a.text)")
+    assert any(f"qubit {victim}" in n for n in notes), notes
+
+
+def test_backend_pages_show_the_real_calibration_history(browser, live_server, db_guard):
+    """The shipped history (issue 15), as the main job ingests it: sherbrooke, hanoi, torino and yorktown
+    pages draw multi-snapshot trends from their first to their last real calibration date."""
+    from benchmarks_app import services as bench_services
+
+    if not hasattr(bench_services, "ingest_history"):
+        pytest.skip("benchmarks_app.services.ingest_history not available")
+    with db_guard:
+        results = bench_services.ingest_history(["sherbrooke", "hanoi", "torino", "yorktown"])
+    assert sum(1 for _, new, _ in results if new) == 14
+    expected = {"ibm_sherbrooke": ("2023-01-03", "2025-02-26", 3), "ibm_hanoi": ("2021-12-09", "2025-02-26", 4),
+                "ibm_torino": ("2024-02-28", "2025-02-26", 2), "ibmqx2": ("2019-08-27", "2021-03-15", 5)}
+    for name, (first, last, n) in expected.items():
+        open_page(browser, live_server.url, f"/backends/{name}/", f"backend-history-{name}",
+                  charts=["chart-trend-coherence", "chart-trend-errors"])
+        xs = browser.execute_script(
+            "return document.getElementById('chart-trend-coherence').data.map(t => t.x.map(String))")
+        assert [len(x) for x in xs] == [n, n], (name, xs)
+        dates = sorted(x[:10] for x in xs[0])
+        assert dates[0] == first and dates[-1] == last, (name, dates)

@@ -9,7 +9,7 @@ import pytest
 
 PAGES = ["/", "/backends/", "/backends/{backend}/", "/backends/sherbrooke/", "/circuits/", "/circuits/{circuit}/",
          "/searches/", "/searches/{run}/", "/leaderboards/architectures/",
-         "/leaderboards/architectures/?dataset=iris&budget_s=10&accuracy_floor=0.5"]
+         "/leaderboards/architectures/?dataset=iris&budget_s=10&accuracy_floor=0.5", "/alerts/"]
 
 
 @pytest.fixture

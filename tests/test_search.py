@@ -271,6 +271,7 @@ def test_shared_reference_point_dedup_and_failed_runs(sherbrooke, user, api_clie
     assert api_client.get("/api/leaderboards/architectures/?include_failed=maybe").status_code == 400
 
 
+@pytest.mark.smoke  # eager-only: runs in the SQLite smoke pass of `make test`
 def test_main_job_reuses_an_identical_finished_search(sherbrooke, tmp_path, settings):
     """`make run` twice: the main job's search step re-uses the identical finished run (no second run)."""
     import json

@@ -196,7 +196,7 @@ def test_fast_direction_repair_matches_qiskit(eagle):
     import numpy as np
 
     from cost_engine import placement
-    from cost_engine.quantum import _digest, _longest_path, _repair
+    from cost_engine.compiling import _digest, _longest_path, _repair
 
     rng = random.Random(3)
     durations = {"rz": 0.0, "sx": 36e-9, "x": 36e-9, "ecr": 533e-9, "measure": 1.3e-6, "reset": 1.2e-6}

@@ -68,7 +68,7 @@ class CircuitCreateSerializer(serializers.Serializer):
 
 
 class CircuitSerializer(serializers.ModelSerializer):
-    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Circuit

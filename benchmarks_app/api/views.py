@@ -11,13 +11,15 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cost_engine.errors import CostEngineError
-from hanas_platform.api import InputError, response_doc
+from hanas_platform.api import INT64_MAX, INT64_MIN, InputError, response_doc
+from hanas_platform.filters import IdFilter
 
 from .. import selectors, services
 from ..models import CalibrationSnapshot, Circuit, CostEstimate
@@ -45,9 +47,12 @@ def _int_param(request, name):
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise InputError(f"{name} must be an integer", field=name) from None
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InputError(f"{name} must be a 64-bit integer", field=name)
+    return number
 
 
 SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.STR, description="ISO date (from 00:00 UTC) or date-time"),
@@ -55,10 +60,16 @@ SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.STR, description="ISO date
                                 description="ISO date (the whole day, to 23:59:59.999999 UTC) or date-time")]
 
 
+LIST_FILTERS = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
+
+
 class BackendList(generics.ListAPIView):
     """Backends with their latest calibration's key metrics."""
 
     serializer_class = BackendSerializer
+    filter_backends = LIST_FILTERS
+    search_fields = ["name", "processor_family"]
+    ordering_fields = ["name", "num_qubits", "processor_family", "snapshot_count"]
 
     @extend_schema(parameters=[OpenApiParameter("processor_family", OpenApiTypes.STR),
                                OpenApiParameter("num_qubits", OpenApiTypes.INT),
@@ -78,7 +89,9 @@ class BackendDetail(generics.RetrieveAPIView):
     serializer_class = BackendDetailSerializer
 
     def get_object(self):
-        return selectors.backend_get(self.kwargs["name"])
+        backend = selectors.backend_get(self.kwargs["name"])
+        backend.snapshot_count = backend.snapshots.count()  # documented on the detail as on the list
+        return backend
 
 
 class SnapshotList(generics.ListAPIView):
@@ -175,10 +188,22 @@ class CalibrationUpload(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, MultiPartParser]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: SnapshotSummarySerializer})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: SnapshotSummarySerializer,
+                                                           200: SnapshotSummarySerializer})
     def post(self, request):
+        limit = settings.HANAS_MAX_UPLOAD_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:  # refused before the body is read
+            raise InputError(f"upload is {declared} bytes; the limit is HANAS_MAX_UPLOAD_BYTES={limit}",
+                             field="file", status_code=413)
         payload = request.data
         if "file" in getattr(request, "FILES", {}):
+            if request.FILES["file"].size > limit:
+                raise InputError(f"uploaded file is {request.FILES['file'].size} bytes; the limit is "
+                                 f"HANAS_MAX_UPLOAD_BYTES={limit}", field="file", status_code=413)
             raw = request.FILES["file"].read()
             try:
                 payload = json.loads(raw)
@@ -264,6 +289,9 @@ class CircuitListCreate(generics.ListCreateAPIView):
 
     queryset = Circuit.objects.all()
     filterset_class = CircuitFilter
+    filter_backends = LIST_FILTERS
+    search_fields = ["name", "tags"]
+    ordering_fields = ["id", "name", "num_qubits", "num_gates", "created_at"]
 
     def get_serializer_class(self):
         return CircuitCreateSerializer if self.request.method == "POST" else CircuitSerializer
@@ -285,11 +313,11 @@ class CircuitDetail(generics.RetrieveAPIView):
 
 
 class EstimateFilter(filters.FilterSet):
-    circuit = filters.NumberFilter(field_name="circuit_id")
+    circuit = IdFilter(field_name="circuit_id")
     backend = filters.CharFilter(method="filter_backend")
     since = filters.CharFilter(method="filter_since", help_text="ISO date (from 00:00 UTC) or date-time")
     until = filters.CharFilter(method="filter_until", help_text="ISO date (the whole day, UTC) or date-time")
-    snapshot = filters.NumberFilter(field_name="snapshot_id")
+    snapshot = IdFilter(field_name="snapshot_id")
     zero_survival = filters.BooleanFilter()
     model_version = filters.CharFilter(help_text="the cost-model version that computed the estimate")
     current = filters.BooleanFilter(method="filter_current",
@@ -306,8 +334,8 @@ class EstimateFilter(filters.FilterSet):
             return qs
         return qs.filter(model_version=MODEL_VERSION) if value else qs.exclude(model_version=MODEL_VERSION)
 
-    def filter_backend(self, qs, name, value):
-        return qs.filter(backend=selectors.backend_get(value))
+    def filter_backend(self, qs, name, value):  # short names (kingston) as in paths; unknown names: no rows
+        return qs.filter(backend__name__in=selectors.name_candidates(str(value)))
 
     def filter_since(self, qs, name, value):
         return qs.filter(snapshot_calibrated_at__gte=selectors.parse_when(value, "since"))
@@ -324,10 +352,18 @@ class EstimateListCreate(generics.ListCreateAPIView):
                 .order_by("-snapshot_calibrated_at", "-id"))
     filterset_class = EstimateFilter
     serializer_class = CostEstimateListSerializer
+    filter_backends = LIST_FILTERS
+    search_fields = ["circuit__name", "backend__name"]
+    ordering_fields = ["id", "created_at", "snapshot_calibrated_at", "wallclock_s", "t_eff_s", "log_esp",
+                       "shots_total", "n_swaps", "depth"]
 
     @extend_schema(request=EstimateRequestSerializer,
                    responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
     def post(self, request, *args, **kwargs):
+        with services.circuits_discarded_on_error():  # a failed estimate leaves no new circuit behind
+            return self._estimate(request)
+
+    def _estimate(self, request):
         from .. import tasks
 
         ser = EstimateRequestSerializer(data=request.data)
@@ -418,8 +454,10 @@ class CircuitLeaderboard(APIView):
 COST_TREND_DOC = response_doc(
     "CostTrend", circuit="circuit id", backend="backend name", metric="cost metric", options="object: the cost options",
     points="list: {snapshot_id, calibrated_at, value, estimate, zero_survival, runnable, unrunnable_reason, drivers: "
-           "the calibration terms that moved the cost most since the previous runnable point}; a snapshot where the "
-           "backend cannot run the circuit has value null, runnable false and the reason",
+           "the calibration terms that moved the metric most since the previous runnable point: {term, delta, unit, "
+           "explains, quantity, from, to, text, elements: [{kind: qubit|coupler|circuit|routing|unattributed, "
+           "qubit|coupler, gate, field, from, to, count, contribution}]}}; a snapshot where the backend cannot run "
+           "the circuit has value null, runnable false and the reason",
     pending="estimates still being computed (202)", job_url="the job computing them, or null")
 
 

@@ -22,7 +22,7 @@ class SearchRunCreateSerializer(serializers.Serializer):
 
 class SearchRunSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
-    team = serializers.CharField(source="team.name", read_only=True, default=None)
+    team = serializers.CharField(source="team.name", read_only=True, default=None, allow_null=True)
     progress = serializers.SerializerMethodField()
     url = serializers.HyperlinkedIdentityField(view_name="search-detail")
 

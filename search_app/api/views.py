@@ -1,7 +1,10 @@
+import math
+
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +19,7 @@ from .serializers import (CandidateBriefSerializer, CandidateSerializer, SearchR
 
 class SearchRunFilter(filters.FilterSet):
     dataset = filters.CharFilter()
-    backend = filters.CharFilter(field_name="backend_name")
+    backend = filters.CharFilter(method="filter_backend", help_text="backend name; short names (kingston) work")
     status = filters.ChoiceFilter(choices=SearchRun.Status.choices)
     visibility = filters.ChoiceFilter(choices=SearchRun.Visibility.choices)
     owner = filters.CharFilter(field_name="owner__username")
@@ -25,11 +28,19 @@ class SearchRunFilter(filters.FilterSet):
         model = SearchRun
         fields = ["dataset", "backend", "status", "visibility", "owner"]
 
+    def filter_backend(self, qs, name, value):
+        from benchmarks_app.selectors import name_candidates
+
+        return qs.filter(backend_name__in=name_candidates(str(value)))
+
 
 class SearchRunListCreate(generics.ListCreateAPIView):
     """Search runs the caller may see (public, their team's, their own). POST starts a new run."""
 
     filterset_class = SearchRunFilter
+    filter_backends = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
+    search_fields = ["name", "dataset", "backend_name"]
+    ordering_fields = ["id", "created_at", "finished_at", "name", "status", "generation"]
 
     def get_queryset(self):
         return selectors.visible_runs(self.request.user)
@@ -75,13 +86,19 @@ class CandidateList(generics.ListAPIView):
         return selectors.candidates(selectors.run_get(self.request.user, self.kwargs["pk"]))
 
 
+PARETO_DOC = response_doc("ParetoFront", run="search run id", status="run status", generation="generations finished",
+                          hypervolume="list: front hypervolume after each generation (numbers)",
+                          objectives="the three minimised objectives (list of strings)",
+                          front="list: candidates on the Pareto front (as /candidates/)")
+
+
 class ParetoView(APIView):
-    @extend_schema(responses=CandidateSerializer(many=True))
+    @extend_schema(responses=PARETO_DOC)
     def get(self, request, pk):
         run = selectors.run_get(request.user, pk)
         front = CandidateSerializer(selectors.front(run), many=True).data
         return Response({"run": run.pk, "status": run.status, "generation": run.generation,
-                         "hypervolume": run.hypervolume, "objectives": ["1 - accuracy", "log10 C_total [s]",
+                         "hypervolume": run.hypervolume, "objectives": ["1 - validation accuracy", "log10 C_total [s]",
                                                                         "trainable parameters"],
                          "front": front})
 
@@ -89,7 +106,10 @@ class ParetoView(APIView):
 class CancelView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=SearchRunSerializer)
+    @extend_schema(request=None, responses={200: SearchRunSerializer,
+                                            409: OpenApiResponse(description="the run has already finished")},
+                   description="Cancel a queued or running search: 200 with the cancelled run; 409 when it has "
+                               "already finished (succeeded, failed or cancelled).")
     def post(self, request, pk):
         run = services.search_cancel(selectors.run_get(request.user, pk), request.user)
         return Response(SearchRunSerializer(run, context={"request": request}).data)
@@ -146,9 +166,12 @@ class ArchitectureLeaderboard(APIView):
             if q.get(name) in (None, ""):
                 return None
             try:
-                return cast(q[name])
+                value = cast(q[name])
             except ValueError:
                 raise InputError(f"{name} must be a number", field=name) from None
+            if not math.isfinite(value):
+                raise InputError(f"{name} must be a finite number", field=name)
+            return value
 
         limit = number("limit", int) or 20
         include_failed = (q.get("include_failed") or "false").lower()

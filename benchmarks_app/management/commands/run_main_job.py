@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 
 # (title, command name, args). Order matters: ingest, then cost, then search, then report.
 STEPS = [
-    ("Ingest bundled device calibrations", "ingest_calibrations", ["--source", "fake", "--all"]),
+    ("Ingest the real calibration history (2019-2026)", "ingest_calibrations", ["--source", "history"]),
     ("Load the reference circuit suite", "load_reference_circuits", []),
     ("Cost the reference circuits on the latest snapshots", "cost_reference_circuits", []),
     # --reuse: a second `make run` shows the identical finished search instead of starting another one

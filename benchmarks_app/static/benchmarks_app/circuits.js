@@ -54,6 +54,7 @@
         return;
       }
       const traces = [];
+      let latestMoved = null;
       const unrunnable = [];  // [backend, reason]: the backend cannot run the circuit on any of its snapshots
       for (const [i, b] of backends.entries()) {  // one backend at a time: missing estimates are computed
         status.textContent = `reading the cost trend on ${b.name}…`;
@@ -64,10 +65,15 @@
         if (!pts.length) continue;
         traces.push({ type: "scatter", mode: "lines+markers", name: b.name, x: pts.map((p) => p.calibrated_at),
           y: pts.map((p) => p.value), line: { color: COLORS[i % COLORS.length] },
+          customdata: pts.map((p) => ({ backend: b.name, point: p })),
           hovertext: pts.map((p) => `${H.esc(b.name)}, snapshot ${p.snapshot_id}<br>${H.esc(label)}: ${fmt(metric, p.value)}` +
             ((p.drivers || []).length ? "<br>moved by: " + p.drivers.slice(0, 3).map((d) =>
-              `${H.esc(d.term)} ${d.delta > 0 ? "+" : ""}${H.num(d.delta, 3)} ${H.esc(d.unit)}`).join("; ") : "")),
+              `${H.esc(d.text || d.term)} (${d.delta > 0 ? "+" : ""}${H.num(d.delta, 3)} ${H.esc(d.unit)})`).join("<br>") : "")),
           hovertemplate: "%{hovertext}<extra></extra>" });
+        // the latest point that moved: where the drivers panel starts
+        const moved = pts.filter((p) => (p.drivers || []).length);
+        if (moved.length && (!latestMoved || moved[moved.length - 1].calibrated_at > latestMoved.point.calibrated_at))
+          latestMoved = { backend: b.name, point: moved[moved.length - 1] };
       }
       status.textContent = "";
       H.$("#trend-unrunnable").innerHTML = unrunnable.length ? "Unrunnable (no point in the trend): " +
@@ -75,8 +81,22 @@
           `unrunnable: ${H.esc(why)}</span>`).join(" · ") : "";
       const logY = isTime(metric) || metric === "shots_total";
       if (!traces.length) H.empty(trendEl, "No data yet: no estimate of this circuit (zero survival everywhere?).");
-      else await H.plot(trendEl, traces, { xaxis: { title: { text: "calibrated at (UTC)" }, type: "date" },
-        yaxis: { title: { text: label }, type: logY ? "log" : "linear" } });
+      else {
+        // each point that moved is annotated with its largest hardware driver (the qubit or coupler named)
+        const annotations = [];
+        for (const t of traces) {
+          t.customdata.forEach((c, j) => {
+            const d = (c.point.drivers || [])[0];
+            if (d && d.text && d.text !== d.term) annotations.push({ x: t.x[j], y: logY ? Math.log10(t.y[j]) : t.y[j],
+              text: H.esc(d.text), showarrow: true, arrowhead: 2, ax: 0, ay: -28, font: { size: 10 } });
+          });
+        }
+        await H.plot(trendEl, traces, { xaxis: { title: { text: "calibrated at (UTC)" }, type: "date" },
+          yaxis: { title: { text: label }, type: logY ? "log" : "linear" }, annotations: annotations.slice(-12) });
+        trendEl.removeAllListeners && trendEl.removeAllListeners("plotly_click");
+        trendEl.on("plotly_click", (ev) => { const c = ev.points[0].customdata; if (c) showDrivers(c.backend, c.point, label); });
+      }
+      showDrivers(latestMoved && latestMoved.backend, latestMoved && latestMoved.point, label);
 
       const board = await H.getJSON(cfg.api.leaderboard + H.qs({ circuit: cfg.circuit, metric }));
       const rows = board.rows || [];
@@ -110,6 +130,34 @@
         { label: "SWAPs", num: true, value: (r) => H.num(r.n_swaps) },
       ], rows, (r) => (r.runnable === false ? "unrunnable-row" : ""));
     }
+    /** The drivers of one point: each term's change of the metric and the qubits and couplers behind it. */
+    function showDrivers(backend, point, label) {
+      const el = H.$("#drivers-table"), title = H.$("#drivers-title");
+      if (!point || !(point.drivers || []).length) {
+        title.textContent = "";
+        H.empty(el, el.dataset.empty);
+        return;
+      }
+      title.textContent = `${backend}, snapshot ${point.snapshot_id} (${H.date(point.calibrated_at)}): what moved ${label} since the previous snapshot`;
+      const rows = [];
+      for (const d of point.drivers) {
+        const els = (d.elements || []);
+        if (!els.length) rows.push({ d, e: null });
+        els.forEach((e, k) => rows.push({ d: k ? null : d, e }));
+      }
+      const where = (e) => (!e ? "" : e.kind === "qubit" ? `qubit ${e.qubit}` : e.kind === "coupler" ? `coupler ${H.esc(e.coupler)}` : H.esc(e.kind));
+      const val = (e, v) => (v === null || v === undefined ? "–" : /_s$/.test(e.field || "") ? H.seconds(v) : H.num(v, 4));
+      H.table(el, [
+        { label: "term", value: (r) => (r.d ? H.esc(r.d.term) : "") },
+        { label: "change", num: true, value: (r) => (r.d ? `${r.d.delta > 0 ? "+" : ""}${H.num(r.d.delta, 4)} ${H.esc(r.d.unit)}` : "") },
+        { label: "hardware", value: (r) => where(r.e) + (r.e && r.e.gate ? ` (${H.esc(r.e.gate)})` : "") },
+        { label: "property", value: (r) => H.esc((r.e && (r.e.field || r.e.change || r.e.note)) || "") },
+        { label: "before", num: true, value: (r) => (r.e && "from" in r.e ? val(r.e, r.e.from) : "") },
+        { label: "after", num: true, value: (r) => (r.e && "to" in r.e ? val(r.e, r.e.to) : "") },
+        { label: "contribution", num: true, value: (r) => (r.e && r.e.contribution !== null && r.e.contribution !== undefined ? H.num(r.e.contribution, 4) : "") },
+      ], rows);
+    }
+
     sel.addEventListener("change", () => draw().catch((err) => console.error(err)));
     await draw();
   };
