@@ -122,7 +122,27 @@ def test_front_reranked_on_drift_eager(transactional_db, eager, user):
     assert front.job.status == "succeeded" and front.job.progress_current == 2
 
 
-def test_rest_fronts_movers_request_and_robust_board(transactional_db, eager, user, auth_client):
+@pytest.fixture
+def workers(request, settings):
+    """Nothing in eager mode (ingest re-ranks inline); with PostgreSQL + Redis, a real worker."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        request.getfixturevalue("real_worker")
+
+
+def _wait_front(run, snapshot_id, timeout=120.0):
+    from search_app.models import FrontSnapshot
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        front = FrontSnapshot.objects.filter(run=run, snapshot_id=snapshot_id).first()
+        if front is not None and front.status in ("succeeded", "failed"):
+            return front
+        time.sleep(0.3)
+    raise AssertionError(f"front of run {run.pk} on snapshot {snapshot_id} not finished in {timeout} s")
+
+
+def test_rest_fronts_movers_request_and_robust_board(transactional_db, workers, user, auth_client):
+    """Eager mode, or PostgreSQL + Redis with a real worker doing the re-ranking."""
     from benchmarks_app.services import ingest_calibration
     from cost_engine.calibration import load_fake_calibration
 
@@ -130,6 +150,7 @@ def test_rest_fronts_movers_request_and_robust_board(transactional_db, eager, us
     ingest_calibration(cal)
     run, a, d = _finished_run(user)
     snap, _ = ingest_calibration(_drifted(cal, set(d.quantum_report["physical_qubits"])))
+    _wait_front(run, snap.pk)
     body = auth_client.get(f"/api/searches/{run.pk}/fronts/").json()
     assert body["own"]["front_size"] == 2 and [f["snapshot"] for f in body["fronts"]] == [snap.pk]
     assert body["fronts"][0]["left"] == [a.genome_key]
@@ -150,14 +171,15 @@ def test_rest_fronts_movers_request_and_robust_board(transactional_db, eager, us
     assert html.count("(left)") == 1
 
     # on request, another backend: Heron (torino) has enough qubits
-    ingest_calibration(load_fake_calibration("torino"))
     bad = auth_client.post(f"/api/searches/{run.pk}/fronts/", {"backend": "ibm_torino", "snapshots": "latest"},
                            format="json")
     assert bad.status_code == 400 and "snapshots" in bad.json()
     assert auth_client.post(f"/api/searches/{run.pk}/fronts/", {"backend": "ibm_nowhere"},
                             format="json").status_code == 404
+    torino, _ = ingest_calibration(load_fake_calibration("torino"))
     resp = auth_client.post(f"/api/searches/{run.pk}/fronts/", {"backend": "ibm_torino"}, format="json")
     assert resp.status_code == 202, resp.content
+    _wait_front(run, torino.pk)
     job = auth_client.get(f"/api/jobs/{resp.json()['job']}/").json()
     assert job["status"] == "succeeded"
     heron = auth_client.get(f"/api/searches/{run.pk}/fronts/{resp.json()['front']['snapshot']}/").json()
