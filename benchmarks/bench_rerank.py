@@ -81,7 +81,9 @@ def build_run(cal):
         genomes.setdefault(g.key(), g)
     cache, rows = CompileCache(maxsize=4 * N), []
     profile = get_profile(cfg.device_profile)
-    for key, g in genomes.items():
+    for i, (key, g) in enumerate(genomes.items(), 1):
+        if i % 50 == 0:
+            print(f"setup: {i}/{N} candidates", file=sys.stderr, flush=True)
         report = estimate_quantum_cost(candidate_circuit(g, cfg.seed), cal, candidate_options(cfg), cache=cache).to_dict()
         cost = training_cost(g, n_train=len(data.y_train), epochs=cfg.epochs, shots=cfg.shots, quantum_report=report,
                              device_profile=profile, n_features=data.x_train.shape[1], n_classes=data.n_classes,
@@ -127,6 +129,7 @@ def main():
     run = build_run(cal)
     setup_s = time.perf_counter() - t
     snaps = [bench.ingest_calibration(drifted(cal, i))[0] for i in range(WARM_SNAPSHOTS + 1)]
+    print(f"setup done in {setup_s:.0f} s; re-ranking", file=sys.stderr, flush=True)
     cold_s, cold = rerank_once(run, snaps[0])  # this worker thread's compile cache is empty: routes everything
     warm = [rerank_once(run, s) for s in snaps[1:]]
     warm_s = [w[0] for w in warm]
