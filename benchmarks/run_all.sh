@@ -8,6 +8,7 @@ PY=.venv/bin/python
 mkdir -p benchmarks/results
 # One line per benchmark below.
 "$PY" benchmarks/bench_quantum_cost.py
+"$PY" benchmarks/bench_layout.py
 "$PY" benchmarks/bench_search.py
 "$PY" benchmarks/bench_hqnn_throughput.py
 bash benchmarks/run_db_benches.sh

@@ -79,6 +79,17 @@ class CalibrationSnapshot(models.Model):
     """One dated calibration of one backend: the full normalised data plus summary metrics as columns.
     Unique on (backend, calibrated_at, content_hash): ingesting the same data twice writes nothing."""
 
+    class SourceKind(models.TextChoices):
+        IBM = "ibm"
+        FAKE = "fake"
+        HISTORY = "history"
+        UPLOAD = "upload"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public"
+        TEAM = "team"
+        PRIVATE = "private"
+
     backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="snapshots")
     calibrated_at = models.DateTimeField(db_index=True, help_text="when the provider calibrated (from the data)")
     ingested_at = models.DateTimeField(auto_now_add=True)
@@ -104,6 +115,16 @@ class CalibrationSnapshot(models.Model):
     broken_edges = models.PositiveIntegerField(default=0)
     quality_flags = models.JSONField(default=list, blank=True,
                                      help_text="ingest-time plausibility flags (cost_engine.plausibility)")
+    # provenance and visibility (issue 17): who put the snapshot here, from where, and who may see it
+    source_kind = models.CharField(max_length=10, choices=SourceKind.choices, default=SourceKind.IBM, db_index=True)
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="uploaded_snapshots", help_text="null for ingests")
+    team = models.ForeignKey("auth.Group", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="snapshots", help_text="the team a team-visible upload is shared with")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC,
+                                  db_index=True)
+    hidden = models.BooleanField(default=False, db_index=True,
+                                 help_text="hidden by staff or the uploader: seen by them only")
 
     class Meta:
         ordering = ["-calibrated_at", "-id"]
@@ -145,6 +166,25 @@ class Circuit(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"circuit {self.pk}"
+
+
+class CircuitAlias(models.Model):
+    """One owner's name and tags for a (deduplicated) circuit: two users posting the same circuit each keep
+    their own name and tags."""
+
+    circuit = models.ForeignKey(Circuit, on_delete=models.CASCADE, related_name="aliases")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="circuit_aliases")
+    name = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["circuit", "owner"]
+        constraints = [models.UniqueConstraint(fields=["circuit", "owner"], name="uniq_circuit_alias")]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.circuit_id} ({self.owner_id})"
 
 
 class CostEstimate(models.Model):

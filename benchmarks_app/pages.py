@@ -32,7 +32,7 @@ def backend_list(request):
 
 def backend_detail(request, name: str):
     try:
-        backend = selectors.backend_get(name)
+        backend = selectors.backend_get(name, request.user)
     except InputError:
         raise Http404(f"unknown backend {name!r}") from None
     return render(request, "benchmarks_app/backend_detail.html", {

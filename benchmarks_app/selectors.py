@@ -27,6 +27,41 @@ def heartbeats_latest(limit: int = 10):
     return WorkerHeartbeat.objects.all()[:limit]
 
 
+# --- snapshot visibility (issue 17) -----------------------------------------------------------------
+ALL = object()  # the ``user`` of internal callers (tasks, commands): every snapshot
+
+
+def visible_snapshots(user=ALL, qs=None):
+    """Snapshots ``user`` may see: public ones (not hidden) for everyone; team uploads for the team's members;
+    an upload, hidden or not, for its uploader; everything for staff and internal callers (``ALL``)."""
+    qs = CalibrationSnapshot.objects.all() if qs is None else qs
+    cond = snapshot_visibility_q(user)
+    return qs if cond is None else qs.filter(cond)
+
+
+def snapshot_visibility_q(user=ALL, prefix: str = ""):
+    """The condition of :func:`visible_snapshots` (None: no restriction), on ``prefix`` (e.g. "snapshots__")."""
+    from django.db.models import Q
+
+    if user is ALL or (user is not None and user.is_authenticated and (user.is_staff or user.is_superuser)):
+        return None
+    V = CalibrationSnapshot.Visibility
+    public = Q(**{f"{prefix}visibility": V.PUBLIC, f"{prefix}hidden": False})
+    if user is None or not user.is_authenticated:
+        return public
+    return public | Q(**{f"{prefix}uploader": user}) | Q(**{f"{prefix}visibility": V.TEAM, f"{prefix}hidden": False,
+                                                          f"{prefix}team__in": user.groups.all()})
+
+
+def _visible_backends(qs, user):
+    """Backends with at least one snapshot ``user`` may see (a backend made by a team's upload is that team's)."""
+    from django.db.models import Exists, OuterRef
+
+    if user is ALL:
+        return qs
+    return qs.filter(Exists(visible_snapshots(user).filter(backend=OuterRef("pk"))))
+
+
 # --- calibration store ------------------------------------------------------------------------------
 def name_candidates(name: str) -> list[str]:
     """``fez``, ``ibm_fez`` and ``fake_fez`` all name IBM's Fez."""
@@ -40,20 +75,25 @@ OLD_DEVICE_NAMES = {"yorktown": ("ibmqx2",), "tenerife": ("ibmqx4",), "melbourne
                     "tokyo": ("ibmq_20_tokyo",)}
 
 
-def backend_get(name: str) -> Backend:
+def backend_get(name: str, user=ALL) -> Backend:
     candidates = name_candidates(str(name))
-    found = {b.name: b for b in Backend.objects.filter(name__in=candidates)}  # one query, first candidate wins
-    for candidate in candidates:
+    found = {b.name: b for b in Backend.objects.filter(name__in=candidates)}
+    if found and snapshot_visibility_q(user) is not None:  # a second query that reads no backend row
+        seen = set(visible_snapshots(user).filter(backend__in=list(found.values()))
+                   .values_list("backend_id", flat=True).distinct())
+        found = {n: b for n, b in found.items() if b.pk in seen}
+    for candidate in candidates:  # first candidate wins
         if candidate in found:
+            found[candidate].viewer = user
             return found[candidate]
-    known = list(Backend.objects.order_by("name").values_list("name", flat=True)[:8])
+    known = list(_visible_backends(Backend.objects.all(), user).order_by("name").values_list("name", flat=True)[:8])
     raise InputError(f"unknown backend {name!r}" + (f"; known: {', '.join(known)} ..." if known else
                                                      "; no backends ingested yet (manage.py ingest_calibrations)"),
                      field="backend", status_code=404)
 
 
-def backend_list(*, processor_family=None, num_qubits=None, min_qubits=None, max_qubits=None):
-    qs = Backend.objects.all()
+def backend_list(*, processor_family=None, num_qubits=None, min_qubits=None, max_qubits=None, user=ALL):
+    qs = _visible_backends(Backend.objects.all(), user)
     if processor_family:
         qs = qs.filter(processor_family__iexact=processor_family)
     if num_qubits is not None:
@@ -65,8 +105,15 @@ def backend_list(*, processor_family=None, num_qubits=None, min_qubits=None, max
     return qs.order_by("name")
 
 
-def latest_snapshot(backend: Backend) -> CalibrationSnapshot | None:
-    return backend.snapshots.order_by("-calibrated_at", "-id").first()
+def _snapshots(backend: Backend, user=ALL):
+    """The backend's snapshots ``user`` may see; ``user`` defaults to the one the backend was looked up for."""
+    if user is ALL:
+        user = getattr(backend, "viewer", ALL)
+    return visible_snapshots(user, backend.snapshots.all())
+
+
+def latest_snapshot(backend: Backend, user=ALL) -> CalibrationSnapshot | None:
+    return _snapshots(backend, user).order_by("-calibrated_at", "-id").first()
 
 
 def parse_when(value, field: str, *, bare_date: str | None = None):
@@ -106,8 +153,8 @@ BACKEND_BULKY = ("backend__basis_gates", "backend__coupling_map")
 ESTIMATE_ROW_DEFER = ("report", "options", "circuit__qasm", *BACKEND_BULKY)
 
 
-def snapshots_for(backend: Backend, since=None, until=None):
-    qs = backend.snapshots.all()
+def snapshots_for(backend: Backend, since=None, until=None, user=ALL):
+    qs = _snapshots(backend, user)
     since, until = parse_when(since, "since"), parse_when(until, "until")
     if since:
         qs = qs.filter(calibrated_at__gte=since)
@@ -121,22 +168,22 @@ def snapshot_summaries(backend: Backend, since=None, until=None):
     return snapshots_for(backend, since, until).select_related("backend").defer("data", "edges", *BACKEND_BULKY)
 
 
-def latest_summary(backend: Backend) -> CalibrationSnapshot | None:
-    return backend.snapshots.defer("data", "edges").order_by("-calibrated_at", "-id").first()
+def latest_summary(backend: Backend, user=ALL) -> CalibrationSnapshot | None:
+    return _snapshots(backend, user).defer("data", "edges").order_by("-calibrated_at", "-id").first()
 
 
 def snapshot_get(backend: Backend, snapshot_id) -> CalibrationSnapshot:
     try:
-        return backend.snapshots.get(pk=int(snapshot_id))
+        return _snapshots(backend).get(pk=int(snapshot_id))
     except (CalibrationSnapshot.DoesNotExist, ValueError, TypeError):
         raise InputError(f"{backend.name} has no snapshot {snapshot_id}", field="snapshot", status_code=404) from None
 
 
-def snapshot_for(backend_name: str, when="latest") -> CalibrationSnapshot:
+def snapshot_for(backend_name: str, when="latest", user=ALL) -> CalibrationSnapshot:
     """The snapshot of ``backend_name`` valid at ``when``: "latest", a snapshot id, or the newest calibrated at
-    or before an ISO date/date-time."""
-    backend = backend_get(backend_name)
-    qs = backend.snapshots.select_related("backend").order_by("-calibrated_at", "-id")
+    or before an ISO date/date-time (among the snapshots ``user`` may see)."""
+    backend = backend_get(backend_name, user)
+    qs = _snapshots(backend).select_related("backend").order_by("-calibrated_at", "-id")
     if when in (None, "", "latest"):
         snap = qs.first()
     elif isinstance(when, int) or (isinstance(when, str) and when.isdigit()):
@@ -220,7 +267,7 @@ def resolve_snapshot_ref(backend: Backend, ref, field: str) -> CalibrationSnapsh
         raise InputError(f"give ?{field}=<snapshot id or ISO date>", field=field)
     if str(ref).isdigit():
         return snapshot_get(backend, ref)
-    snap = backend.snapshots.filter(calibrated_at__lte=parse_when(ref, field)).order_by("-calibrated_at").first()
+    snap = _snapshots(backend).filter(calibrated_at__lte=parse_when(ref, field)).order_by("-calibrated_at").first()
     if snap is None:
         raise InputError(f"{backend.name} has no snapshot at or before {ref}", field=field, status_code=404)
     return snap
@@ -232,6 +279,49 @@ LEADERBOARD_METRICS = {"wallclock_s": False, "t_eff_s": False, "log_esp": True, 
                        "t_sched_s": False, "n_swaps": False, "shots_total": False}
 TREND_METRICS = ("wallclock_s", "t_eff_s", "log_t_eff", "log_esp", "log_p_keep", "t_sched_s", "t_gate_serial_s",
                  "t_shot_s", "shots_total", "n_swaps", "n_2q", "depth")
+
+
+def visible_estimates(user=ALL):
+    """Estimates on the snapshots ``user`` may see."""
+    from .models import CostEstimate
+
+    cond = snapshot_visibility_q(user, "snapshot__")
+    return CostEstimate.objects.all() if cond is None else CostEstimate.objects.filter(cond)
+
+
+def circuit_aliases(user, circuit_ids=None) -> dict:
+    """circuit id -> (name, tags) the user gave that circuit (their alias); empty for anonymous callers."""
+    from .models import CircuitAlias
+
+    if user is None or user is ALL or not user.is_authenticated:
+        return {}
+    qs = CircuitAlias.objects.filter(owner=user)
+    if circuit_ids is not None:
+        qs = qs.filter(circuit_id__in=list(circuit_ids))
+    return {cid: (name, tags) for cid, name, tags in qs.values_list("circuit_id", "name", "tags")}
+
+
+def with_alias(qs, user):
+    """Estimate/refusal rows annotated with ``alias_name``: the caller's own name for the row's circuit."""
+    from django.db.models import OuterRef, Subquery
+
+    from .models import CircuitAlias
+
+    if user is None or user is ALL or not user.is_authenticated:
+        return qs
+    return qs.annotate(alias_name=Subquery(CircuitAlias.objects.filter(circuit=OuterRef("circuit_id"), owner=user)
+                                           .values("name")[:1]))
+
+
+def apply_aliases(rows: list[dict], user, key: str = "circuit", name_key: str = "circuit_name",
+                  aliases: dict | None = None) -> list[dict]:
+    """Rows naming circuits show the caller's own name for them (``aliases``: already loaded ones)."""
+    if aliases is None:
+        aliases = circuit_aliases(user, {r[key] for r in rows if r.get(key) is not None})
+    for row in rows:
+        if row.get(key) in aliases:
+            row[name_key] = aliases[row[key]][0] or row[name_key]
+    return rows
 
 
 def circuit_get(circuit_id):
@@ -250,13 +340,14 @@ def _metric(metric: str | None, allowed, default: str) -> str:
     return metric
 
 
-def latest_snapshot_ids() -> dict[int, int]:
-    """backend id -> id of its newest snapshot (by calibrated_at)."""
+def latest_snapshot_ids(user=ALL) -> dict[int, int]:
+    """backend id -> id of its newest snapshot (by calibrated_at) among those ``user`` may see."""
     from django.db.models import OuterRef, Subquery
 
-    from .models import Backend, CalibrationSnapshot
+    from .models import Backend
 
-    newest = CalibrationSnapshot.objects.filter(backend=OuterRef("pk")).order_by("-calibrated_at", "-id").values("pk")[:1]
+    newest = (visible_snapshots(user).filter(backend=OuterRef("pk")).order_by("-calibrated_at", "-id")
+              .values("pk")[:1])
     return {b: s for b, s in Backend.objects.annotate(latest=Subquery(newest)).values_list("pk", "latest") if s}
 
 
@@ -270,7 +361,8 @@ def board_row(est, metric: str) -> dict:
     value = getattr(est, metric)
     reason = ZERO_SURVIVAL_REASON if est.zero_survival else None
     return {"rank": None, "backend": est.backend.name, "processor_family": est.backend.processor_family,
-            "circuit": est.circuit_id, "circuit_name": est.circuit.name, "snapshot_id": est.snapshot_id,
+            "circuit": est.circuit_id, "circuit_name": getattr(est, "alias_name", None) or est.circuit.name,
+            "snapshot_id": est.snapshot_id,
             "snapshot_calibrated_at": est.snapshot_calibrated_at, "value": None if reason else value,
             "estimate": est.pk, "zero_survival": est.zero_survival, "wallclock_s": est.wallclock_s,
             "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps, "runnable": reason is None,
@@ -281,7 +373,8 @@ def board_row(est, metric: str) -> dict:
 def refusal_row(ref) -> dict:
     """A leaderboard row of a stored refusal: unrunnable, with the cost engine's reason."""
     return {"rank": None, "backend": ref.backend.name, "processor_family": ref.backend.processor_family,
-            "circuit": ref.circuit_id, "circuit_name": ref.circuit.name, "snapshot_id": ref.snapshot_id,
+            "circuit": ref.circuit_id, "circuit_name": getattr(ref, "alias_name", None) or ref.circuit.name,
+            "snapshot_id": ref.snapshot_id,
             "snapshot_calibrated_at": ref.snapshot_calibrated_at, "value": None, "estimate": None,
             "zero_survival": False, "wallclock_s": None, "t_eff_s": None, "log_esp": None, "n_swaps": None,
             "runnable": False, "unrunnable_reason": ref.reason, "note": None}
@@ -300,19 +393,20 @@ def _ranked_rows(estimates, refusals, metric: str, key) -> list[dict]:
     return ranked + unvalued + unrunnable
 
 
-def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_version: str) -> dict:
+def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_version: str, user=ALL) -> dict:
     """Every backend's latest snapshot, ranked by the circuit's ``metric`` there (stored estimates only).
     Unrunnable backends (stored refusal or zero survival) follow the ranked ones with their reason; backends
     with neither are listed as not estimated (or too small)."""
     from .models import Backend, CostEstimate, EstimateRefusal
 
     metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
-    latest = latest_snapshot_ids()
+    latest = latest_snapshot_ids(user)
     key = {"snapshot_id__in": latest.values(), "options_hash": options_hash, "model_version": model_version}
-    ests = list(CostEstimate.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
-                .defer(*ESTIMATE_ROW_DEFER))
-    refusals = list(EstimateRefusal.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
-                    .defer("options", "circuit__qasm", *BACKEND_BULKY))
+    ests = list(with_alias(CostEstimate.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
+                           .defer(*ESTIMATE_ROW_DEFER), user))
+    refusals = list(with_alias(EstimateRefusal.objects.filter(circuit=circuit, **key)
+                               .select_related("backend", "circuit")
+                               .defer("options", "circuit__qasm", *BACKEND_BULKY), user))
     rows = _ranked_rows(ests, refusals, metric, key=lambda r: r["backend"])
     have = {r.backend_id for r in ests} | {r.backend_id for r in refusals}
     missing = Backend.objects.filter(pk__in=[b for b in latest if b not in have])
@@ -324,16 +418,17 @@ def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_ve
             "too_small": sorted(too_small)}
 
 
-def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_version: str) -> dict:
+def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_version: str, user=ALL) -> dict:
     """The circuits costed on ``backend``'s latest snapshot, ranked; unrunnable ones follow with their reason."""
     from .models import CostEstimate, EstimateRefusal
 
     metric = _metric(metric, LEADERBOARD_METRICS, "wallclock_s")
-    snapshot_id = latest_snapshot_ids().get(backend.pk)
+    snapshot_id = _snapshots(backend, user).order_by("-calibrated_at", "-id").values_list("pk", flat=True).first()
     key = {"snapshot_id": snapshot_id, "options_hash": options_hash, "model_version": model_version}
-    ests = list(CostEstimate.objects.filter(**key).select_related("circuit", "backend").defer(*ESTIMATE_ROW_DEFER))
-    refusals = list(EstimateRefusal.objects.filter(**key).select_related("circuit", "backend")
-                    .defer("options", "circuit__qasm", *BACKEND_BULKY))
+    ests = list(with_alias(CostEstimate.objects.filter(**key).select_related("circuit", "backend")
+                           .defer(*ESTIMATE_ROW_DEFER), user))
+    refusals = list(with_alias(EstimateRefusal.objects.filter(**key).select_related("circuit", "backend")
+                               .defer("options", "circuit__qasm", *BACKEND_BULKY), user))
     rows = _ranked_rows(ests, refusals, metric, key=lambda r: (r["circuit_name"], r["circuit"]))
     return {"metric": metric, "higher_is_better": LEADERBOARD_METRICS[metric], "snapshot_id": snapshot_id,
             "rows": rows, "unrunnable": [{"circuit": r["circuit"], "circuit_name": r["circuit_name"],
@@ -344,7 +439,7 @@ def cost_trend_points(circuit, backend, options_hash: str, model_version: str, s
     """(snapshots in range ascending, {snapshot id: estimate}, {snapshot id: refusal})."""
     from .models import CalibrationSnapshot, CostEstimate, EstimateRefusal
 
-    snaps = CalibrationSnapshot.objects.filter(backend=backend).order_by("calibrated_at", "id")
+    snaps = _snapshots(backend).order_by("calibrated_at", "id")
     if since:
         snaps = snaps.filter(calibrated_at__gte=since)
     if until:

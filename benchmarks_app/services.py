@@ -92,12 +92,33 @@ def _edges(cal) -> dict:
             for g in cal.gates if len(g.qubits) == 2 and g.name in basis}
 
 
-def ingest_calibration(cal):
+def source_kind_of(source: str) -> str:
+    """The provenance kind of an ingest from the calibration's source string (fake:..., ibm:history:..., ibm)."""
+    source = (source or "").lower()
+    if source.startswith("fake"):
+        return CalibrationSnapshot.SourceKind.FAKE
+    if "history" in source:
+        return CalibrationSnapshot.SourceKind.HISTORY
+    if source.startswith("upload"):
+        return CalibrationSnapshot.SourceKind.UPLOAD
+    return CalibrationSnapshot.SourceKind.IBM
+
+
+def ingest_calibration(cal, *, source_kind: str | None = None, uploader=None, team=None,
+                       visibility: str = CalibrationSnapshot.Visibility.PUBLIC):
     """Store one normalised calibration. One transaction; idempotent: the same (backend, calibrated_at,
-    content) again returns the stored snapshot with created=False. Returns (snapshot, created)."""
+    content) again returns the stored snapshot with created=False. Returns (snapshot, created).
+    Ingests (IBM, fake provider, history) are public with no uploader; uploads carry their uploader and may be
+    visible to a team or the uploader only. Only public snapshots update the backend's structural facts, so a
+    restricted upload cannot change what everyone else sees."""
+    public = visibility == CalibrationSnapshot.Visibility.PUBLIC
     key = {"calibrated_at": cal.calibrated_at, "content_hash": cal.content_hash}
     existing = CalibrationSnapshot.objects.filter(backend__name=cal.backend_name, **key).first()
     if existing:
+        if public and existing.visibility != CalibrationSnapshot.Visibility.PUBLIC:
+            # the same data from a public source: a restricted upload of it must not shadow the ingest
+            existing.visibility = CalibrationSnapshot.Visibility.PUBLIC
+            existing.save(update_fields=["visibility"])
         return existing, False
     summary = cal.summary()
     try:
@@ -106,8 +127,9 @@ def ingest_calibration(cal):
                 "provider": cal.provider or "ibm", "processor_family": cal.processor_family,
                 "num_qubits": cal.num_qubits, "basis_gates": list(cal.basis_gates),
                 "coupling_map": [list(e) for e in cal.coupling_map]})
-            newest = backend.snapshots.order_by("-calibrated_at").values_list("calibrated_at", flat=True).first()
-            if not made and (newest is None or cal.calibrated_at >= newest):
+            newest = (backend.snapshots.filter(visibility=CalibrationSnapshot.Visibility.PUBLIC, hidden=False)
+                      .order_by("-calibrated_at").values_list("calibrated_at", flat=True).first())
+            if not made and public and (newest is None or cal.calibrated_at >= newest):
                 backend.processor_family = cal.processor_family or backend.processor_family
                 backend.num_qubits = cal.num_qubits
                 backend.basis_gates = list(cal.basis_gates)
@@ -116,7 +138,9 @@ def ingest_calibration(cal):
             snapshot = CalibrationSnapshot.objects.create(
                 backend=backend, source=cal.source[:100], data=cal.to_dict(), edges=_edges(cal), dt_s=cal.dt_s,
                 rep_delay_s=cal.rep_delay_s, quality_flags=plausibility_flags(cal, summary), **key,
-                **{f: summary.get(f) for f in SUMMARY_FLOAT_FIELDS}, **{f: summary.get(f, 0) for f in SUMMARY_INT_FIELDS})
+                **{f: summary.get(f) for f in SUMMARY_FLOAT_FIELDS}, **{f: summary.get(f, 0) for f in SUMMARY_INT_FIELDS},
+                source_kind=source_kind or source_kind_of(cal.source),
+                uploader=uploader if getattr(uploader, "pk", None) else None, team=team, visibility=visibility)
             for hook in list(SNAPSHOT_CREATED_HOOKS):
                 transaction.on_commit(lambda hook=hook, sid=snapshot.pk: hook(sid))
     except IntegrityError:  # the same data ingested concurrently: the other transaction's row stands
@@ -151,6 +175,91 @@ def ingest_payload(payload, source: str = "upload"):
 
         cal = dataclasses.replace(cal, source=source)
     return ingest_calibration(cal)
+
+
+BACKEND_NAME_MAX = 64
+
+
+def check_backend_name(name) -> str:
+    """Backend names from uploads: letters, digits, ``_`` and ``-``, 1..BACKEND_NAME_MAX characters."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(rf"[A-Za-z0-9_-]{{1,{BACKEND_NAME_MAX}}}", name):
+        raise InputError(f"backend_name must be 1-{BACKEND_NAME_MAX} letters, digits, '_' or '-'",
+                         field="backend_name")
+    return name
+
+
+def upload_team(user, team_name=None):
+    """The team an upload is shared with: the named one (the uploader must belong to it), else the uploader's
+    only team; None when the uploader belongs to none or several (the upload is then private)."""
+    if team_name not in (None, ""):
+        team = user.groups.filter(name=str(team_name)).first()
+        if team is None:
+            raise InputError("you are not a member of that team", field="team")
+        return team
+    teams = list(user.groups.all()[:2])
+    return teams[0] if len(teams) == 1 else None
+
+
+def upload_calibration(payload, *, user, team_name=None):
+    """A user's calibration upload: the backend name checked against a strict pattern before anything is
+    written; staff uploads are public, others visible to the uploader's team (or the uploader alone) until
+    staff promote them."""
+    cal = calibration_from_payload(payload)
+    check_backend_name(cal.backend_name)
+    if cal.source in ("", "upload", "properties"):
+        cal = dataclasses.replace(cal, source="upload")
+    V = CalibrationSnapshot.Visibility
+    if user.is_staff or user.is_superuser:
+        team, visibility = None, V.PUBLIC
+    else:
+        team = upload_team(user, team_name)
+        visibility = V.TEAM if team else V.PRIVATE
+    snapshot, created = ingest_calibration(cal, source_kind=CalibrationSnapshot.SourceKind.UPLOAD, uploader=user,
+                                           team=team, visibility=visibility)
+    if not created:
+        from .selectors import visible_snapshots
+
+        if not visible_snapshots(user).filter(pk=snapshot.pk).exists():  # say nothing about another team's upload
+            raise InputError("an identical calibration of this backend is already stored and not visible to you",
+                             field="calibration", status_code=409)
+    return snapshot, created
+
+
+def can_manage_snapshot(snapshot, user) -> bool:
+    return bool(user and user.is_authenticated and (user.is_staff or user.is_superuser
+                                                    or (snapshot.uploader_id and snapshot.uploader_id == user.pk)))
+
+
+def snapshot_promote(snapshot, user):
+    """Staff make an upload public (it may then become "latest" for everyone)."""
+    if not (user.is_staff or user.is_superuser):
+        raise InputError("only staff may promote a snapshot", field="snapshot", status_code=403)
+    snapshot.visibility = CalibrationSnapshot.Visibility.PUBLIC
+    snapshot.hidden = False
+    snapshot.save(update_fields=["visibility", "hidden"])
+    return snapshot
+
+
+def snapshot_set_hidden(snapshot, user, hidden: bool = True):
+    """Staff or the uploader hide (or show again) a snapshot: hidden, only they see it."""
+    if not can_manage_snapshot(snapshot, user):
+        raise InputError("only staff or the uploader may hide this snapshot", field="snapshot", status_code=403)
+    snapshot.hidden = bool(hidden)
+    snapshot.save(update_fields=["hidden"])
+    return snapshot
+
+
+def snapshot_delete(snapshot, user) -> None:
+    """Staff or the uploader delete a snapshot (with its estimates); a backend left without snapshots goes too."""
+    if not can_manage_snapshot(snapshot, user):
+        raise InputError("only staff or the uploader may delete this snapshot", field="snapshot", status_code=403)
+    with transaction.atomic():
+        backend = snapshot.backend
+        snapshot.delete()
+        if not backend.snapshots.exists():
+            backend.delete()
 
 
 def ingest_fake(names=None) -> list[tuple[str, bool]]:
@@ -321,10 +430,12 @@ def circuit_create(*, qasm: str, name: str = "", tags=None, owner=None, is_refer
         with transaction.atomic():
             circuit, created = Circuit.objects.get_or_create(content_hash=digest, defaults=defaults)
     except IntegrityError:
-        return Circuit.objects.get(content_hash=digest), False
+        circuit, created = Circuit.objects.get(content_hash=digest), False
     registry = _new_circuits.get()
     if created and registry is not None:
         registry.append(circuit.pk)
+    circuit_alias_set(circuit, owner, name=(name or qc.name or "")[:200] if (name or created) else None,
+                      tags=tags)
     return circuit, created
 
 
@@ -347,6 +458,22 @@ def circuits_discarded_on_error():
         raise
     finally:
         _new_circuits.reset(token)
+
+
+def circuit_alias_set(circuit, owner, *, name=None, tags=None):
+    """The owner's own name and tags for a circuit (deduplicated circuits are shared; names and tags are not).
+    ``None`` keeps what the owner gave before (a first alias starts from the circuit's name and tags)."""
+    from .models import CircuitAlias
+
+    if not getattr(owner, "pk", None):
+        return None
+    alias, made = CircuitAlias.objects.get_or_create(circuit=circuit, owner=owner, defaults={
+        "name": circuit.name if name is None else name, "tags": list(circuit.tags if tags is None else tags)})
+    if not made and (name is not None or tags is not None):
+        alias.name = alias.name if name is None else name
+        alias.tags = alias.tags if tags is None else list(tags)
+        alias.save(update_fields=["name", "tags", "updated_at"])
+    return alias
 
 
 def cost_option_names() -> tuple[str, ...]:

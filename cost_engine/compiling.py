@@ -311,10 +311,33 @@ def _compile(qc, calibration: Calibration, options: CostOptions) -> CompiledCirc
     except Exception as exc:  # the transpiler's own message names the problem (e.g. no route)
         raise CircuitTooLargeError(f"cannot compile for {calibration.backend_name}: {exc}", field="circuit") from exc
     props = pm.property_set
-    native = _native_2q_count(props.get("hanas_2q_names") or {}, calibration)
-    return _digest(compiled, n_2q_logical=native,
-                   n_swaps=max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
-                   num_qubits_logical=qc.num_qubits, layout=options.layout)
+    common = {"n_2q_logical": _native_2q_count(props.get("hanas_2q_names") or {}, calibration),
+              "n_swaps": max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
+              "num_qubits_logical": qc.num_qubits, "layout": options.layout}
+    from . import direction_repair
+
+    # one pass over the compiled circuit: its gap model (two-qubit gates and the single-qubit runs between
+    # them) gives the scoring data and, later, cheap direction repairs; the generic digest where it does not
+    # apply (operations on three or more qubits, classical bits reused)
+    model = direction_repair.gap_model(compiled)
+    if model is None:
+        out = _digest(compiled, **common)
+    else:
+        out = _from_parts(direction_repair.repair(model, frozenset(), calibration.basis_gates), source=compiled,
+                          **common)
+    out.extras["gap_model"] = model
+    return out
+
+
+def _from_parts(parts: dict, **fields) -> CompiledCircuit:
+    """A CompiledCircuit from direction_repair's scoring data, with its depths."""
+    weights_1 = np.bincount(parts["chain_of"], minlength=len(parts["chain_preds"])).tolist()
+    two_qubit = np.asarray([len(k[1]) == 2 for k in parts["keys"]], dtype=np.float64)
+    weights_2 = np.bincount(parts["chain_of"], weights=two_qubit[parts["op_key"]] if len(parts["op_key"]) else None,
+                            minlength=len(parts["chain_preds"])).tolist()
+    return CompiledCircuit(**parts, depth=int(_longest_path(parts["chain_preds"], weights_1)),
+                           depth_2q=int(_longest_path(parts["chain_preds"], weights_2)),
+                           physical_qubits=tuple(sorted({q for _, qs in parts["keys"] for q in qs})), **fields)
 
 
 def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions) -> CompiledCircuit:
@@ -333,61 +356,38 @@ def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions
         keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in base.keys)
         return dataclasses.replace(base, source=(base.circuit, perm), keys=keys,
                                    physical_qubits=tuple(sorted(perm.values())), layout="calibrated", extras={})
-    # Some directed two-qubit gates land reversed: qiskit's direction repair. It is done on the circuit cut
-    # down to its used qubits (numbered 0..n-1 as in ``inter.used``), once per pattern of reversed gates: the
-    # repair depends on which gates are reversed, not on where they sit.
+    # Some directed two-qubit gates land reversed: qiskit's direction repair, once per pattern of reversed
+    # gates (it depends on which gates are reversed, not on where they sit), in the structure compile's labels
     repaired = base.extras.get(("repaired", flipped))
     if repaired is None:
         repaired = base.extras[("repaired", flipped)] = _repair(base, inter, flipped, calibration)
-    local = row.tolist()
-    keys = tuple((name, tuple([local[q] for q in qubits])) for name, qubits in repaired.keys)
+    keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in repaired.keys)
     return dataclasses.replace(repaired, keys=keys, physical_qubits=tuple(sorted({q for _, qs in keys for q in qs})),
-                               source=(repaired.extras["circuit_factory"], dict(enumerate(local)),
-                                       calibration.num_qubits), extras={})
-
-
-def _compact(base: CompiledCircuit, inter) -> Any:
-    """The structure-compiled circuit cut down to its used qubits, numbered 0..n-1 as in ``inter.used``."""
-    compact = base.extras.get("compact")
-    if compact is None:
-        compact = base.extras["compact"] = _relabel_circuit(
-            base.circuit, {q: i for i, q in enumerate(inter.used)}, width=len(inter.used))
-    return compact
+                               source=(repaired.extras["circuit_factory"], perm), layout="calibrated", extras={})
 
 
 def _repair(base: CompiledCircuit, inter, flipped: tuple, calibration: Calibration) -> CompiledCircuit:
-    """The structure-compiled circuit (in the local labels of ``inter.used``) with the two-qubit gates of
-    ``flipped`` reversed and repaired as qiskit's translation stage would (cost_engine.direction_repair);
-    the repaired qiskit circuit itself is only built when asked for (``CompiledCircuit.circuit``)."""
+    """The structure-compiled circuit with the two-qubit gates of ``flipped`` (local labels of ``inter.used``)
+    reversed and repaired as qiskit's translation stage would (cost_engine.direction_repair), in the structure
+    compile's physical labels; the repaired qiskit circuit itself is only built when asked for."""
     from . import direction_repair, placement
 
-    rev = {(name, a, b) for name, a, b in flipped}
-    directions = [(b, a) if (name, a, b) in rev else (a, b) for name, a, b, _ in inter.two_q]
+    used = inter.used
+    rev = {(name, used[a], used[b]) for name, a, b in flipped}
+    directions = [(used[b], used[a]) if (name, used[a], used[b]) in rev else (used[a], used[b])
+                  for name, a, b, _ in inter.two_q]
 
     def circuit_factory():
-        return placement.repair_directions(_compact(base, inter), directions, calibration.basis_gates)
+        return placement.repair_directions(base.circuit, directions, calibration.basis_gates)
 
-    model = base.extras.get("gap_model", False)
-    if model is False:
-        model = base.extras["gap_model"] = direction_repair.gap_model(
-            base.circuit, {q: i for i, q in enumerate(inter.used)})
-    if model is None:  # not covered by the fast model: qiskit's passes on the whole (compact) circuit
-        out = _digest(circuit_factory(), n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
-                      num_qubits_logical=base.num_qubits_logical, layout="calibrated")
-        out.extras["circuit_factory"] = circuit_factory
-        return out
-    nodes = frozenset(j for j, (name, qs, _) in enumerate(model.nodes) if (name, qs[0], qs[1]) in rev)
-    parts = direction_repair.repair(model, nodes, calibration.basis_gates)
-    weights_1 = np.bincount(parts["chain_of"], minlength=len(parts["chain_preds"])).tolist()
-    two_qubit = np.asarray([len(k[1]) == 2 for k in parts["keys"]], dtype=np.float64)
-    weights_2 = np.bincount(parts["chain_of"], weights=two_qubit[parts["op_key"]] if len(parts["op_key"]) else None,
-                            minlength=len(parts["chain_preds"])).tolist()
-    out = CompiledCircuit(
-        source=None, **parts, n_2q_logical=base.n_2q_logical, n_swaps=base.n_swaps,
-        depth=int(_longest_path(parts["chain_preds"], weights_1)),
-        depth_2q=int(_longest_path(parts["chain_preds"], weights_2)),
-        physical_qubits=tuple(sorted({q for _, qs in parts["keys"] for q in qs})),
-        num_qubits_logical=base.num_qubits_logical, layout="calibrated")
+    model = base.extras.get("gap_model")
+    fields = {"n_2q_logical": base.n_2q_logical, "n_swaps": base.n_swaps,
+              "num_qubits_logical": base.num_qubits_logical, "layout": "calibrated"}
+    if model is None:  # not covered by the fast model: qiskit's passes on the whole circuit
+        out = _digest(circuit_factory(), **fields)
+    else:
+        nodes = frozenset(j for j, (name, qs, _) in enumerate(model.nodes) if (name, qs[0], qs[1]) in rev)
+        out = _from_parts(direction_repair.repair(model, nodes, calibration.basis_gates), source=None, **fields)
     out.extras["circuit_factory"] = circuit_factory
     return out
 

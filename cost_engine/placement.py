@@ -248,7 +248,11 @@ def repair_directions(circuit, directions, basis_gates):
     from qiskit.transpiler.passes import BasisTranslator, GateDirection, Optimize1qGatesDecomposition
 
     basis = list(basis_gates)
-    cmap = CouplingMap(sorted(set(directions)))
+    cmap = CouplingMap()
+    for q in range(circuit.num_qubits):
+        cmap.add_physical_qubit(q)
+    for a, b in sorted(set(directions)):
+        cmap.add_edge(a, b)
     pm = PassManager([GateDirection(cmap), BasisTranslator(SessionEquivalenceLibrary,
                                                            basis + ["measure", "reset", "delay", "barrier"]),
                       Optimize1qGatesDecomposition(basis=basis)])

@@ -214,7 +214,7 @@ def reference_point(max_params: float, max_log_cost: float = LOG10_COST_CAP) -> 
     return [1.0, float(max_log_cost), float(max_params) * 1.1 + 1.0]
 
 
-def dataset_reference_point(dataset: str, seed: int | None = None) -> list[float]:
+def dataset_reference_point(dataset: str, seed: int | None = None, data=None) -> list[float]:
     """The reference point fixed per (dataset, objective space), whatever a run's own search space or first
     generation: accuracy 0, C_total = 1e10 s, and the trainable parameters of the largest genome of the
     *default* search space on this dataset's feature and class counts (plus 10%). Candidates beyond it (a run
@@ -222,7 +222,8 @@ def dataset_reference_point(dataset: str, seed: int | None = None) -> list[float
     point, so their hypervolumes are comparable."""
     from .hqnn import SearchSpace, load_dataset
 
-    data = load_dataset(dataset)  # feature and class counts do not depend on the split seed
+    if data is None:
+        data = load_dataset(dataset)  # feature and class counts do not depend on the split seed
     largest = SearchSpace().largest_genome().trainable_params(data.n_features, data.n_classes)
     return reference_point(largest, LOG10_COST_CAP)  # counted without torch: the web process never loads it
 
@@ -344,7 +345,9 @@ def run_local(config: SearchConfig, calibration, progress: Callable[[int, int, i
     return done, hv
 
 
-def run_reference_point(config: SearchConfig, first_generation_F: list[list[float]] | None = None) -> list[float]:
+def run_reference_point(config: SearchConfig, first_generation_F: list[list[float]] | None = None,
+                        dataset=None) -> list[float]:
     """The run's reference point: the one fixed for its dataset (``first_generation_F`` is ignored; kept for
-    callers of the per-run point this replaced)."""
-    return dataset_reference_point(config.dataset, config.seed)
+    callers of the per-run point this replaced). ``dataset``: the prepared data, for an uploaded dataset that
+    cannot be loaded by name."""
+    return dataset_reference_point(config.dataset, config.seed, data=dataset)

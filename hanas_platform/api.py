@@ -42,15 +42,30 @@ class InputError(ValueError):
             self.status_code = status_code
 
 
+def no_markup(data):
+    """Error bodies never echo raw markup: every ``<`` of any text (and key) is escaped as ``&lt;``, so no tag can
+    form (a name like ``<script>`` given in a request comes back as ``&lt;script>``), while messages such as
+    ``0->1`` or ``must be > 0`` stay readable."""
+    if isinstance(data, str):
+        return data.replace("<", "&lt;")
+    if isinstance(data, dict):
+        return {no_markup(k) if isinstance(k, str) else k: no_markup(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [no_markup(v) for v in data]
+    return data
+
+
 def exception_handler(exc, context):
     if isinstance(exc, InputError):
         body = {"detail": str(exc)}
         if exc.field:
             body = {exc.field: [str(exc)], "detail": str(exc)}
-        return Response(body, status=exc.status_code)
+        return Response(no_markup(body), status=exc.status_code)
     response = _exception_handler_413(exc, context) or drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, list):  # e.g. SearchFilter's bare ValidationError
         response.data = {"detail": "; ".join(str(m) for m in response.data)}
+    if response is not None and isinstance(response.data, (dict, list, str)):
+        response.data = no_markup(response.data)
     return response
 
 

@@ -162,6 +162,12 @@ HANAS_MAX_PAGE_SIZE = int(os.environ.get("HANAS_MAX_PAGE_SIZE", "500"))
 HANAS_MAX_CIRCUIT_QUBITS = int(os.environ.get("HANAS_MAX_CIRCUIT_QUBITS", "156"))
 HANAS_MAX_CIRCUIT_GATES = int(os.environ.get("HANAS_MAX_CIRCUIT_GATES", "20000"))
 HANAS_MAX_CIRCUIT_BYTES = int(os.environ.get("HANAS_MAX_CIRCUIT_BYTES", str(512 * 1024)))
+# Datasets uploaded for searches (issue 17): size, columns and classes limits.
+HANAS_MAX_DATASET_BYTES = int(os.environ.get("HANAS_MAX_DATASET_BYTES", str(2 * 1024 * 1024)))
+HANAS_MAX_DATASET_COLUMNS = int(os.environ.get("HANAS_MAX_DATASET_COLUMNS", "1024"))
+HANAS_MAX_DATASET_CLASSES = int(os.environ.get("HANAS_MAX_DATASET_CLASSES", "100"))
+# CSV export (?format=csv) of list endpoints: at most this many rows (issue 17).
+HANAS_CSV_MAX_ROWS = int(os.environ.get("HANAS_CSV_MAX_ROWS", "10000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(32 * 1024 * 1024)))
 # Multipart uploads (DATA_UPLOAD_MAX_MEMORY_SIZE does not count files): calibration files over this answer 413.
 HANAS_MAX_UPLOAD_BYTES = int(os.environ.get("HANAS_MAX_UPLOAD_BYTES", str(16 * 1024 * 1024)))

@@ -155,3 +155,32 @@ class FrontSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} on {self.backend_name} @ {self.snapshot_calibrated_at:%Y-%m-%d %H:%M}"
+
+
+class Dataset(models.Model):
+    """A labelled dataset uploaded for searches (size-limited CSV, stored normalised: numeric feature columns
+    then the label). Visible to its owner and, when shared, to its team. A search config refers to it as
+    ``"upload:<id>"``."""
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
+    team = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets")
+    content = models.TextField(help_text="normalised CSV: feature columns, label last, no header")
+    content_hash = models.CharField(max_length=64)
+    size_bytes = models.PositiveIntegerField()
+    n_samples = models.PositiveIntegerField()
+    n_features = models.PositiveIntegerField()
+    n_classes = models.PositiveIntegerField()
+    label_column = models.CharField(max_length=200)
+    feature_names = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"upload:{self.pk} ({self.name})"
+
+    @property
+    def ref(self) -> str:
+        return f"upload:{self.pk}"

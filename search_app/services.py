@@ -66,8 +66,14 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
     instead of starting a new one (``run.reused`` is then True)."""
     from benchmarks_app import selectors as bench_selectors
 
+    from . import datasets
+
+    config = dict(config or {})
+    if "dataset" in config:
+        config["dataset"] = datasets.normalise_ref(config["dataset"])
+        datasets.check_ref(config["dataset"], owner)  # before anything else looks at it: no server paths
     try:
-        cfg = SearchConfig.from_dict(dict(config or {}))
+        cfg = SearchConfig.from_dict(config)
     except CostEngineError as exc:
         raise InputError(str(exc), field=f"config.{exc.field}" if exc.field else "config") from exc
     except TypeError as exc:
@@ -80,7 +86,7 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
         raise InputError(f"you are not a member of team {team.name!r}", field="team")
     _check_dataset(cfg)
     try:
-        snapshot = bench_selectors.snapshot_for(cfg.backend, cfg.snapshot)
+        snapshot = bench_selectors.snapshot_for(cfg.backend, cfg.snapshot, user=owner)
     except CostEngineError as exc:
         raise InputError(str(exc), field="config.backend" if exc.field in (None, "backend") else
                          f"config.{exc.field}") from exc
@@ -103,7 +109,7 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
             visibility=visibility, config=cfg.to_dict(), dataset=cfg.dataset, backend_name=snapshot.backend.name,
             snapshot_id=snapshot.pk, snapshot_calibrated_at=snapshot.calibrated_at,
             generations_total=cfg.generations, config_hash=digest, objective_space=objective_space(cfg.dataset),
-            reference_point=dataset_reference_point(cfg.dataset))
+            reference_point=dataset_reference_point(cfg.dataset, data=_dataset(cfg)))
         run.reused = False
         if start:
             transaction.on_commit(lambda: search_dispatch(run.pk))
@@ -113,10 +119,10 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
 
 
 def _check_dataset(cfg: SearchConfig) -> None:
-    from cost_engine.hqnn import load_dataset
+    from . import datasets
 
     try:
-        load_dataset(cfg.dataset, seed=cfg.seed)
+        datasets.load(cfg.dataset, seed=cfg.seed)
     except CostEngineError as exc:
         raise InputError(str(exc), field="config.dataset") from exc
 
@@ -169,10 +175,10 @@ def _calibration(snapshot_id: int):
 
 
 def _dataset(cfg: SearchConfig):
-    from cost_engine.hqnn import load_dataset
+    from . import datasets
 
     return _process_cache("datasets", (cfg.dataset, cfg.seed, cfg.max_train_samples),
-                          lambda: load_dataset(cfg.dataset, seed=cfg.seed, max_train_samples=cfg.max_train_samples))
+                          lambda: datasets.load(cfg.dataset, seed=cfg.seed, max_train_samples=cfg.max_train_samples))
 
 
 def _compile_cache():
@@ -252,7 +258,8 @@ def advance(run_id: int) -> tuple[str, list[dict]]:
             cands = [rows[k] for k in pending]
             driver.tell([c.objectives for c in cands], [0.0 if c.runnable else 1.0 for c in cands])
             if run.reference_point is None:
-                run.reference_point = run_reference_point(cfg, [c.objectives for c in cands if c.runnable])
+                run.reference_point = run_reference_point(cfg, [c.objectives for c in cands if c.runnable],
+                                                          dataset=_dataset(cfg))
             _update_ranks(run)
             front = [c.objectives for c in run.candidates.filter(on_front=True)]
             run.hypervolume = list(run.hypervolume or []) + [hypervolume(np.asarray(front), run.reference_point)]

@@ -23,11 +23,15 @@ SUMMARY_FIELDS = list(SUMMARY_FLOAT_FIELDS + SUMMARY_INT_FIELDS)
 
 class SnapshotSummarySerializer(serializers.ModelSerializer):
     backend = serializers.CharField(source="backend.name", read_only=True)
+    uploader = serializers.CharField(source="uploader.username", read_only=True, allow_null=True, default=None,
+                                     help_text="who uploaded it (null for ingests)")
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True, default=None,
+                                 help_text="the team a team-visible upload is shared with")
 
     class Meta:
         model = CalibrationSnapshot
-        fields = ["id", "backend", "calibrated_at", "ingested_at", "source", "content_hash", "dt_s",
-                  "rep_delay_s", "quality_flags"] + SUMMARY_FIELDS
+        fields = ["id", "backend", "calibrated_at", "ingested_at", "source", "source_kind", "uploader", "team",
+                  "visibility", "hidden", "content_hash", "dt_s", "rep_delay_s", "quality_flags"] + SUMMARY_FIELDS
 
 
 class SnapshotDetailSerializer(SnapshotSummarySerializer):
@@ -50,9 +54,10 @@ class BackendSerializer(serializers.ModelSerializer):
                   "latest_snapshot"]
 
     def get_latest_snapshot(self, backend) -> dict | None:
-        from ..selectors import latest_summary
+        from ..selectors import ALL, latest_summary
 
-        snap = latest_summary(backend)
+        request = self.context.get("request")
+        snap = latest_summary(backend, request.user if request is not None else ALL)
         return SnapshotSummarySerializer(snap).data if snap else None
 
 
@@ -67,13 +72,38 @@ class CircuitCreateSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
 
 
-class CircuitSerializer(serializers.ModelSerializer):
+class AliasMixin:
+    """Name and tags of a circuit as the caller gave them (their CircuitAlias), loaded once per response."""
+
+    def alias_of(self, circuit_id):
+        from ..selectors import circuit_aliases
+
+        if "_aliases" not in self.context:  # one query per response: the aliases of the circuits it shows
+            user = getattr(self.context.get("request"), "user", None)
+            instance = self.root.instance
+            items = [instance] if hasattr(instance, "pk") else list(instance or [])
+            ids = {getattr(o, "circuit_id", None) or getattr(o, "pk", None) for o in items if o is not None}
+            self.context["_aliases"] = circuit_aliases(user, ids) if user is not None else {}
+        return self.context["_aliases"].get(circuit_id)
+
+
+class CircuitSerializer(AliasMixin, serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True, default=None, allow_null=True)
+    name = serializers.SerializerMethodField(help_text="the caller's name for the circuit (else the first poster's)")
+    tags = serializers.SerializerMethodField(help_text="the caller's tags for the circuit (else the first poster's)")
 
     class Meta:
         model = Circuit
         fields = ["id", "name", "format", "num_qubits", "num_gates", "content_hash", "tags", "owner", "is_reference",
                   "created_at", "qasm"]
+
+    def get_name(self, circuit) -> str:
+        alias = self.alias_of(circuit.pk)
+        return alias[0] if alias and alias[0] else circuit.name
+
+    def get_tags(self, circuit) -> list[str]:
+        alias = self.alias_of(circuit.pk)
+        return list(alias[1]) if alias else list(circuit.tags)
 
 
 def cost_option_fields() -> dict:
@@ -137,11 +167,11 @@ class _EstimateRequestSerializer(StrictSerializer):
 EstimateRequestSerializer = type("EstimateRequestSerializer", (_EstimateRequestSerializer,), cost_option_fields())
 
 
-class CostEstimateListSerializer(serializers.ModelSerializer):
+class CostEstimateListSerializer(AliasMixin, serializers.ModelSerializer):
     """An estimate's queried terms; the full report is in the detail (/api/estimates/{id}/)."""
 
     backend = serializers.CharField(source="backend.name", read_only=True)
-    circuit_name = serializers.CharField(source="circuit.name", read_only=True)
+    circuit_name = serializers.SerializerMethodField(help_text="the caller's name for the circuit")
     current = serializers.SerializerMethodField(help_text="computed by the current cost-model version (only "
                                                           "those feed leaderboards and trends)")
 
@@ -153,6 +183,10 @@ class CostEstimateListSerializer(serializers.ModelSerializer):
                   "t_gate_serial_s", "t_shot_s", "shots", "shots_total", "n_1q", "n_2q", "n_meas", "n_swaps", "depth",
                   "depth_2q", "compute_seconds", "created_at"]
 
+
+    def get_circuit_name(self, est) -> str:
+        alias = self.alias_of(est.circuit_id)
+        return alias[0] if alias and alias[0] else est.circuit.name
 
     def get_current(self, est) -> bool:
         from cost_engine.quantum import MODEL_VERSION

@@ -9,8 +9,9 @@ from django.http import Http404
 from django.urls import reverse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, status
+from rest_framework import serializers as drf_serializers
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 
 from cost_engine.errors import CostEngineError
 from hanas_platform.api import INT64_MAX, INT64_MIN, InputError, response_doc
+from hanas_platform.csv_export import CSVExportMixin
 from hanas_platform.filters import IdFilter
 
 from .. import selectors, services
@@ -82,15 +84,17 @@ class BackendList(generics.ListAPIView):
         r = self.request
         return selectors.backend_list(processor_family=r.query_params.get("processor_family") or None,
                                       num_qubits=_int_param(r, "num_qubits"), min_qubits=_int_param(r, "min_qubits"),
-                                      max_qubits=_int_param(r, "max_qubits")).annotate(snapshot_count=Count("snapshots"))
+                                      max_qubits=_int_param(r, "max_qubits"), user=r.user).annotate(
+            snapshot_count=Count("snapshots", filter=selectors.snapshot_visibility_q(r.user, "snapshots__")))
 
 
 class BackendDetail(generics.RetrieveAPIView):
     serializer_class = BackendDetailSerializer
 
     def get_object(self):
-        backend = selectors.backend_get(self.kwargs["name"])
-        backend.snapshot_count = backend.snapshots.count()  # documented on the detail as on the list
+        backend = selectors.backend_get(self.kwargs["name"], self.request.user)
+        # documented on the detail as on the list: the snapshots this caller may see
+        backend.snapshot_count = selectors.visible_snapshots(self.request.user, backend.snapshots.all()).count()
         return backend
 
 
@@ -106,16 +110,49 @@ class SnapshotList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no backend in the URL
             return CalibrationSnapshot.objects.none()
-        backend = selectors.backend_get(self.kwargs["name"])
+        backend = selectors.backend_get(self.kwargs["name"], self.request.user)
         return selectors.snapshot_summaries(backend, self.request.query_params.get("since"),
                                             self.request.query_params.get("until"))
 
 
-class SnapshotDetail(generics.RetrieveAPIView):
+class SnapshotDetail(generics.RetrieveDestroyAPIView):
+    """A snapshot with its full data. DELETE: staff or the uploader (its estimates go with it)."""
+
     serializer_class = SnapshotDetailSerializer
 
     def get_object(self):
-        return selectors.snapshot_get(selectors.backend_get(self.kwargs["name"]), self.kwargs["snapshot_id"])
+        return selectors.snapshot_get(selectors.backend_get(self.kwargs["name"], self.request.user),
+                                      self.kwargs["snapshot_id"])
+
+    def perform_destroy(self, instance):
+        services.snapshot_delete(instance, self.request.user)
+
+
+class SnapshotPromote(APIView):
+    """Staff make an uploaded snapshot public: it may then become the backend's "latest" for everyone."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=SnapshotSummarySerializer)
+    def post(self, request, name, snapshot_id):
+        snap = selectors.snapshot_get(selectors.backend_get(name, request.user), snapshot_id)
+        return Response(SnapshotSummarySerializer(services.snapshot_promote(snap, request.user)).data)
+
+
+class SnapshotHide(APIView):
+    """Staff or the uploader hide a snapshot (``{"hidden": false}`` shows it again): hidden, it drops out of
+    "latest", leaderboards and trends for everyone else."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=inline_serializer("SnapshotHide", {"hidden": drf_serializers.BooleanField(default=True)}),
+                   responses=SnapshotSummarySerializer)
+    def post(self, request, name, snapshot_id):
+        hidden = request.data.get("hidden", True) if hasattr(request.data, "get") else True
+        if not isinstance(hidden, bool):
+            raise InputError("hidden must be true or false", field="hidden")
+        snap = selectors.snapshot_get(selectors.backend_get(name, request.user), snapshot_id)
+        return Response(SnapshotSummarySerializer(services.snapshot_set_hidden(snap, request.user, hidden)).data)
 
 
 POINTS_DOC = "list: {snapshot_id, calibrated_at, value} in calibrated_at order"
@@ -129,7 +166,7 @@ class TrendView(APIView):
                    responses=response_doc("Trend", backend="backend name", metric="summary metric",
                                           points=POINTS_DOC))
     def get(self, request, name):
-        backend = selectors.backend_get(name)
+        backend = selectors.backend_get(name, request.user)
         metric = request.query_params.get("metric") or "t1_median"
         points = selectors.trend(backend, metric, request.query_params.get("since"), request.query_params.get("until"))
         return Response({"backend": backend.name, "metric": metric, "points": points})
@@ -141,7 +178,7 @@ class QubitHistoryView(APIView):
                    responses=response_doc("QubitHistory", backend="backend name", qubit="qubit index",
                                           field="qubit property", points=POINTS_DOC))
     def get(self, request, name, qubit):
-        backend = selectors.backend_get(name)
+        backend = selectors.backend_get(name, request.user)
         field = request.query_params.get("field") or "t1"
         points = selectors.qubit_history(backend, qubit, field, request.query_params.get("since"),
                                          request.query_params.get("until"))
@@ -153,7 +190,7 @@ class EdgeHistoryView(APIView):
                    responses=response_doc("EdgeHistory", backend="backend name", edge="[q0, q1]",
                                           points="list: {snapshot_id, calibrated_at, gate, error, duration_s}"))
     def get(self, request, name, q0, q1):
-        backend = selectors.backend_get(name)
+        backend = selectors.backend_get(name, request.user)
         points = selectors.edge_history(backend, q0, q1, request.query_params.get("since"),
                                         request.query_params.get("until"))
         return Response({"backend": backend.name, "edge": [q0, q1], "points": points})
@@ -174,7 +211,7 @@ class DiffView(APIView):
                                                 "broken_before}, largest change first",
                                           summary="object: summary metric -> {from, to}"))
     def get(self, request, name):
-        backend = selectors.backend_get(name)
+        backend = selectors.backend_get(name, request.user)
         old = selectors.resolve_snapshot_ref(backend, request.query_params.get("from"), "from")
         new = selectors.resolve_snapshot_ref(backend, request.query_params.get("to"), "to")
         top = _int_param(request, "top") or 10
@@ -189,7 +226,9 @@ class CalibrationUpload(APIView):
     parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: SnapshotSummarySerializer,
-                                                           200: SnapshotSummarySerializer})
+                                                           200: SnapshotSummarySerializer},
+                   parameters=[OpenApiParameter("team", OpenApiTypes.STR, description="share the upload with this "
+                                                "team of yours (default: your only team)")])
     def post(self, request):
         limit = settings.HANAS_MAX_UPLOAD_BYTES
         try:
@@ -200,17 +239,19 @@ class CalibrationUpload(APIView):
             raise InputError(f"upload is {declared} bytes; the limit is HANAS_MAX_UPLOAD_BYTES={limit}",
                              field="file", status_code=413)
         payload = request.data
+        team = request.query_params.get("team")
         if "file" in getattr(request, "FILES", {}):
             if request.FILES["file"].size > limit:
                 raise InputError(f"uploaded file is {request.FILES['file'].size} bytes; the limit is "
                                  f"HANAS_MAX_UPLOAD_BYTES={limit}", field="file", status_code=413)
+            team = team or request.data.get("team")
             raw = request.FILES["file"].read()
             try:
                 payload = json.loads(raw)
             except ValueError as exc:
                 raise InputError(f"uploaded file is not valid JSON: {exc}", field="file") from exc
         try:
-            snapshot, created = services.ingest_payload(payload, source="upload")
+            snapshot, created = services.upload_calibration(payload, user=request.user, team_name=team)
         except CostEngineError as exc:
             raise InputError(str(exc), field=exc.field or "calibration") from exc
         body = dict(SnapshotSummarySerializer(snapshot).data, created=created)
@@ -273,11 +314,21 @@ class CircuitFilter(filters.FilterSet):
     is_reference = filters.BooleanFilter()
     min_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="gte")
     max_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="lte")
-    name = filters.CharFilter(lookup_expr="icontains")
+    name = filters.CharFilter(method="filter_name", help_text="part of the circuit's name (yours, if you named it)")
 
     class Meta:
         model = Circuit
         fields = ["is_reference", "name"]
+
+    def filter_name(self, qs, name, value):
+        from django.db.models import Q
+
+        user = getattr(self.request, "user", None)
+        cond = Q(name__icontains=value)
+        if user is not None and user.is_authenticated:
+            cond = (Q(name__icontains=value) & ~Q(aliases__owner=user)) | Q(aliases__owner=user,
+                                                                           aliases__name__icontains=value)
+        return qs.filter(cond).distinct()
 
     def filter_tag(self, qs, name, value):
         return qs.filter(tags__contains=[value]) if settings.DATABASES["default"]["ENGINE"].endswith(
@@ -334,8 +385,11 @@ class EstimateFilter(filters.FilterSet):
             return qs
         return qs.filter(model_version=MODEL_VERSION) if value else qs.exclude(model_version=MODEL_VERSION)
 
-    def filter_backend(self, qs, name, value):  # short names (kingston) as in paths; unknown names: no rows
-        return qs.filter(backend__name__in=selectors.name_candidates(str(value)))
+    def filter_backend(self, qs, name, value):  # short names (kingston) as in paths; unknown or invisible: no rows
+        try:
+            return qs.filter(backend=selectors.backend_get(value, self.request.user))
+        except InputError:
+            return qs.none()
 
     def filter_since(self, qs, name, value):
         return qs.filter(snapshot_calibrated_at__gte=selectors.parse_when(value, "since"))
@@ -344,18 +398,20 @@ class EstimateFilter(filters.FilterSet):
         return qs.filter(snapshot_calibrated_at__lte=selectors.parse_when(value, "until"))
 
 
-class EstimateListCreate(generics.ListCreateAPIView):
+class EstimateListCreate(CSVExportMixin, generics.ListCreateAPIView):
     """Cost estimates. POST asks "what does this circuit cost on this backend?": small circuits are answered
     at once (201 new, 200 already stored); large ones return 202 with a job URL reporting progress."""
 
-    queryset = (CostEstimate.objects.select_related("circuit", "backend").defer(*selectors.ESTIMATE_ROW_DEFER)
-                .order_by("-snapshot_calibrated_at", "-id"))
     filterset_class = EstimateFilter
     serializer_class = CostEstimateListSerializer
     filter_backends = LIST_FILTERS
     search_fields = ["circuit__name", "backend__name"]
     ordering_fields = ["id", "created_at", "snapshot_calibrated_at", "wallclock_s", "t_eff_s", "log_esp",
                        "shots_total", "n_swaps", "depth"]
+
+    def get_queryset(self):
+        return (selectors.visible_estimates(self.request.user).select_related("circuit", "backend")
+                .defer(*selectors.ESTIMATE_ROW_DEFER).order_by("-snapshot_calibrated_at", "-id"))
 
     @extend_schema(request=EstimateRequestSerializer,
                    responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
@@ -371,7 +427,7 @@ class EstimateListCreate(generics.ListCreateAPIView):
         data = ser.validated_data
         # options and snapshot are checked before an inline circuit is stored: a bad request writes nothing
         options = services.cost_options({k: data[k] for k in services.cost_option_names() if k in data})
-        snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest")
+        snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest", user=request.user)
         if data.get("circuit") is not None:
             circuit = selectors.circuit_get(data["circuit"])
         elif data.get("qasm"):
@@ -394,8 +450,10 @@ class EstimateListCreate(generics.ListCreateAPIView):
 
 
 class EstimateDetail(generics.RetrieveAPIView):
-    queryset = CostEstimate.objects.all()
     serializer_class = CostEstimateSerializer
+
+    def get_queryset(self):
+        return selectors.visible_estimates(self.request.user)
 
 
 ROW_DOC = ("list: {rank, backend, processor_family, circuit, circuit_name, snapshot_id, snapshot_calibrated_at, "
@@ -405,7 +463,7 @@ ROW_DOC = ("list: {rank, backend, processor_family, circuit, circuit_name, snaps
 METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=sorted(selectors.LEADERBOARD_METRICS))
 
 
-class BackendLeaderboard(APIView):
+class BackendLeaderboard(CSVExportMixin, APIView):
     """Which machine runs this circuit best now: each backend's latest snapshot, ranked."""
 
     @extend_schema(parameters=[OpenApiParameter("circuit", OpenApiTypes.INT, required=True), METRIC_PARAM,
@@ -423,14 +481,17 @@ class BackendLeaderboard(APIView):
         circuit = selectors.circuit_get(request.query_params["circuit"])
         options, version = _options_from_query(request.query_params, ("circuit", "metric"))
         board = selectors.backend_leaderboard(circuit, request.query_params.get("metric"), options.options_hash(),
-                                              version)
-        return Response({"circuit": circuit.pk, "circuit_name": circuit.name, "metric": board["metric"],
+                                              version, user=request.user)
+        rows = board["rows"]  # named by the caller's alias (selectors.with_alias)
+        alias = selectors.circuit_aliases(request.user, [circuit.pk]).get(circuit.pk)
+        return Response({"circuit": circuit.pk, "circuit_name": alias[0] if alias and alias[0] else circuit.name,
+                         "metric": board["metric"],
                          "higher_is_better": board["higher_is_better"], "options": options.to_dict(),
-                         "rows": board["rows"], "unrunnable": board["unrunnable"],
+                         "rows": rows, "unrunnable": board["unrunnable"],
                          "not_estimated": board["not_estimated"], "too_small": board["too_small"]})
 
 
-class CircuitLeaderboard(APIView):
+class CircuitLeaderboard(CSVExportMixin, APIView):
     """Which circuits are cheapest on this backend's latest snapshot."""
 
     @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM,
@@ -442,10 +503,10 @@ class CircuitLeaderboard(APIView):
     def get(self, request):
         if not request.query_params.get("backend"):
             raise InputError("give ?backend=<name>", field="backend")
-        backend = selectors.backend_get(request.query_params["backend"])
+        backend = selectors.backend_get(request.query_params["backend"], request.user)
         options, version = _options_from_query(request.query_params, ("backend", "metric"))
         board = selectors.circuit_leaderboard(backend, request.query_params.get("metric"), options.options_hash(),
-                                              version)
+                                              version, user=request.user)
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
                          "higher_is_better": board["higher_is_better"],
                          "rows": board["rows"], "unrunnable": board["unrunnable"]})
@@ -461,7 +522,7 @@ COST_TREND_DOC = response_doc(
     pending="estimates still being computed (202)", job_url="the job computing them, or null")
 
 
-class CostTrend(APIView):
+class CostTrend(CSVExportMixin, APIView):
     """One point per snapshot of the backend: the circuit's cost metric over time. Missing estimates are
     computed on demand (at once when few, else in a background job whose URL is returned)."""
 
@@ -477,7 +538,7 @@ class CostTrend(APIView):
         circuit = selectors.circuit_get(pk)
         if not q.get("backend"):
             raise InputError("give ?backend=<name>", field="backend")
-        backend = selectors.backend_get(q["backend"])
+        backend = selectors.backend_get(q["backend"], request.user)
         metric = q.get("metric") or "wallclock_s"
         if metric not in selectors.TREND_METRICS:
             raise InputError(f"unknown metric {metric!r}; allowed: {list(selectors.TREND_METRICS)}", field="metric")

@@ -6,14 +6,14 @@ training) load on first use, so a web process that only validates or displays ge
 """
 import importlib
 
-from .data import BUNDLED, Dataset, load_dataset
+from .data import BUNDLED, Dataset, load_dataset, prepare_dataset
 from .genome import ENCODINGS, ENTANGLERS, ROTATIONS, Genome, SearchSpace
 
 _LAZY = {"HQNN": "model", "QuantumLayer": "model", "bind_circuit": "model", "build_circuit": "model",
          "build_model": "model", "TrainResult": "train", "train": "train"}
 
-__all__ = ["BUNDLED", "Dataset", "load_dataset", "ENCODINGS", "ENTANGLERS", "ROTATIONS", "Genome", "SearchSpace",
-           *_LAZY]
+__all__ = ["BUNDLED", "Dataset", "load_dataset", "prepare_dataset", "ENCODINGS", "ENTANGLERS", "ROTATIONS",
+           "Genome", "SearchSpace", *_LAZY]
 
 
 def __getattr__(name):

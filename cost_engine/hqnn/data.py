@@ -59,14 +59,23 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray]:
 @functools.lru_cache(maxsize=16)
 def load_dataset(name: str, seed: int = 0, val_fraction: float = 0.25, max_features: int = 16,
                  max_train_samples: int | None = None, test_fraction: float = 0.2) -> Dataset:
-    """Stratified split: ``test_fraction`` of the samples held out as the test split first (reported, never
-    used for selection), then ``val_fraction`` of the rest as the validation split (the search objective),
-    the remainder for training."""
+    x, y = _raw(name)
+    return prepare_dataset(name, x, y, seed=seed, val_fraction=val_fraction, max_features=max_features,
+                           max_train_samples=max_train_samples, test_fraction=test_fraction)
+
+
+def prepare_dataset(name: str, x, y, seed: int = 0, val_fraction: float = 0.25, max_features: int = 16,
+                    max_train_samples: int | None = None, test_fraction: float = 0.2) -> Dataset:
+    """Split, scale and reduce in-memory arrays (features ``x``, labels ``y``) exactly as :func:`load_dataset`
+    does for a named dataset (the platform's uploaded datasets come this way). Stratified split:
+    ``test_fraction`` of the samples held out as the test split first (reported, never used for selection),
+    then ``val_fraction`` of the rest as the validation split (the search objective), the remainder for
+    training."""
     from sklearn.decomposition import PCA
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelEncoder, StandardScaler
 
-    x, y = _raw(name)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
     if len(x) != len(y) or len(x) < 10:
         raise ConfigError(f"dataset {name} needs at least 10 labelled samples", field="dataset")
     y = LabelEncoder().fit_transform(y)

@@ -57,3 +57,18 @@ class CandidateBriefSerializer(serializers.ModelSerializer):
         model = Candidate
         fields = ["id", "run", "dataset", "backend", "generation", "genome", "accuracy", "test_accuracy",
                   "params_total", "c_total_s", "c_q_wallclock_s", "c_c_s", "flops_only", "on_front"]
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    """An uploaded dataset (the data itself stays on the server); a search config names it by ``ref``."""
+
+    ref = serializers.CharField(read_only=True, help_text='what a search config\'s "dataset" takes: "upload:<id>"')
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        from ..models import Dataset
+
+        model = Dataset
+        fields = ["id", "ref", "name", "owner", "team", "size_bytes", "n_samples", "n_features", "n_classes",
+                  "label_column", "feature_names", "content_hash", "created_at"]

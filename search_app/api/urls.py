@@ -13,5 +13,10 @@ urlpatterns = [
     path("searches/<int:pk>/fronts/<str:ref>/", views.RunFrontDetail.as_view(), name="search-front-detail"),
     path("leaderboards/architectures/robust/", views.RobustArchitectureLeaderboard.as_view(),
          name="leaderboard-architectures-robust"),
+    path("datasets/", views.DatasetListCreate.as_view(), name="dataset-list"),
+    path("datasets/<int:pk>/", views.DatasetDetail.as_view(), name="dataset-detail"),
+    path("teams/", views.TeamList.as_view(), name="team-list"),
+    path("teams/<str:name>/members/", views.TeamMembers.as_view(), name="team-members"),
+    path("teams/<str:name>/members/<str:username>/", views.TeamMemberDetail.as_view(), name="team-member-detail"),
     path("leaderboards/architectures/", views.ArchitectureLeaderboard.as_view(), name="leaderboard-architectures"),
 ]

@@ -2,19 +2,22 @@ import math
 
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, status
+from rest_framework import serializers as drf_serializers
 from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hanas_platform.api import InputError, response_doc
+from hanas_platform.csv_export import CSVExportMixin
 
 from .. import selectors, services
 from ..models import Candidate, SearchRun
-from .serializers import (CandidateBriefSerializer, CandidateSerializer, SearchRunCreateSerializer,
-                          SearchRunSerializer)
+from .serializers import (CandidateBriefSerializer, CandidateSerializer, DatasetSerializer,
+                          SearchRunCreateSerializer, SearchRunSerializer)
 
 
 class SearchRunFilter(filters.FilterSet):
@@ -76,7 +79,7 @@ class CandidateFilter(filters.FilterSet):
         fields = ["generation", "on_front", "runnable"]
 
 
-class CandidateList(generics.ListAPIView):
+class CandidateList(CSVExportMixin, generics.ListAPIView):
     serializer_class = CandidateSerializer
     filterset_class = CandidateFilter
 
@@ -92,7 +95,7 @@ PARETO_DOC = response_doc("ParetoFront", run="search run id", status="run status
                           front="list: candidates on the Pareto front (as /candidates/)")
 
 
-class ParetoView(APIView):
+class ParetoView(CSVExportMixin, APIView):
     @extend_schema(responses=PARETO_DOC)
     def get(self, request, pk):
         run = selectors.run_get(request.user, pk)
@@ -141,7 +144,7 @@ class CompareView(APIView):
                          "reference_point": cmp["reference_point"], "runs": sides})
 
 
-class ArchitectureLeaderboard(APIView):
+class ArchitectureLeaderboard(CSVExportMixin, APIView):
     @extend_schema(parameters=[
         OpenApiParameter("dataset", OpenApiTypes.STR), OpenApiParameter("backend", OpenApiTypes.STR),
         OpenApiParameter("budget_s", OpenApiTypes.FLOAT, description="cost budget for the accuracy ranking"),
@@ -292,3 +295,120 @@ def robust_board(request) -> dict:
         runs = runs.filter(backend_name=q["backend"])
     board = fronts.robust_leaderboard(runs, since=since, until=until, limit=min(max(limit, 1), 500))
     return {"robust": robust, "since": since, "until": until, "architectures": board}
+
+
+class DatasetListCreate(generics.ListAPIView):
+    """Datasets uploaded for searches that the caller may use (their own and their teams'). POST a multipart
+    ``file`` (CSV, at most HANAS_MAX_DATASET_BYTES; optional header row; numeric features), with optional
+    ``label`` (column name or index; default the column named "label", else the last), ``name`` and ``team``
+    (default: the caller's only team). A search config then says ``"dataset": "upload:<id>"``."""
+
+    serializer_class = DatasetSerializer
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        from .. import datasets
+
+        return datasets.visible_datasets(self.request.user)
+
+    @extend_schema(request={"multipart/form-data": inline_serializer("DatasetUpload", {
+        "file": drf_serializers.FileField(), "name": drf_serializers.CharField(required=False),
+        "label": drf_serializers.CharField(required=False), "team": drf_serializers.CharField(required=False)})},
+        responses={201: DatasetSerializer})
+    def post(self, request):
+        from .. import datasets
+
+        unknown = sorted(set(request.data) - {"file", "name", "label", "team"})
+        if unknown:
+            raise InputError(f"unknown field(s) {unknown}; allowed: file, label, name, team", field=unknown[0])
+        ds = datasets.dataset_create(owner=request.user, name=request.data.get("name") or "",
+                                     upload=request.FILES.get("file"), label=request.data.get("label"),
+                                     team_name=request.data.get("team"))
+        return Response(DatasetSerializer(ds).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetail(generics.RetrieveDestroyAPIView):
+    """An uploaded dataset's description. DELETE: its owner, while no search run uses it."""
+
+    serializer_class = DatasetSerializer
+    permission_classes = [IsAuthenticated]
+
+    def get_object(self):
+        from .. import datasets
+
+        return datasets.dataset_get(self.request.user, self.kwargs["pk"])
+
+    def perform_destroy(self, instance):
+        from .. import datasets
+
+        datasets.dataset_delete(instance, self.request.user)
+
+
+# ---------------------------------------------------------------------------------------- teams
+TEAM_MEMBER_DOC = response_doc("TeamMember", username="user name", admin="true when a team admin")
+
+
+class TeamList(APIView):
+    """The caller's teams (staff: all) with their member count and whether the caller administers them."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=inline_serializer("Team", {
+        "name": drf_serializers.CharField(), "members": drf_serializers.IntegerField(),
+        "is_admin": drf_serializers.BooleanField()}, many=True))
+    def get(self, request):
+        from .. import teams
+
+        return Response(teams.teams_of(request.user))
+
+
+class TeamMembers(APIView):
+    """A team's members (for its members and staff). POST ``{"username", "admin"}``: a team admin or staff adds a
+    member (``admin``: as a team admin too)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=inline_serializer("TeamMemberRow", {
+        "username": drf_serializers.CharField(), "admin": drf_serializers.BooleanField()}, many=True))
+    def get(self, request, name):
+        from .. import teams
+
+        return Response(teams.members(teams.team_get(name, request.user)))
+
+    @extend_schema(request=inline_serializer("TeamMemberAdd", {
+        "username": drf_serializers.CharField(), "admin": drf_serializers.BooleanField(default=False)}),
+        responses={201: TEAM_MEMBER_DOC})
+    def post(self, request, name):
+        from .. import teams
+
+        team = teams.team_get(name, request.user)
+        data = request.data if isinstance(request.data, dict) else {}
+        unknown = sorted(set(data) - {"username", "admin"})
+        if unknown:
+            raise InputError(f"unknown field(s) {unknown}; allowed: admin, username", field=unknown[0])
+        if not isinstance(data.get("username"), str) or not data["username"]:
+            raise InputError("give the username to add", field="username")
+        admin = data.get("admin", False)
+        if not isinstance(admin, bool):
+            raise InputError("admin must be true or false", field="admin")
+        if not teams.is_team_admin(team, request.user):  # before revealing whether the user exists
+            raise InputError("only a team admin or staff may add members", field="team", status_code=403)
+        row = teams.member_add(team, teams.user_get(data["username"]), admin=admin, by=request.user)
+        return Response(row, status=status.HTTP_201_CREATED)
+
+
+class TeamMemberDetail(APIView):
+    """DELETE: a team admin or staff removes a member (and their admin role)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, name, username):
+        from .. import teams
+
+        team = teams.team_get(name, request.user)
+        if not teams.is_team_admin(team, request.user):
+            raise InputError("only a team admin or staff may remove members", field="team", status_code=403)
+        teams.member_remove(team, teams.user_get(username), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

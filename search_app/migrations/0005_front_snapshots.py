@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('benchmarks_app', '0005_estimate_refusal'),
-        ('search_app', '0003_run_reference_space_config_hash_test_accuracy'),
+        ('search_app', '0004_uploaded_datasets'),
     ]
 
     operations = [
