@@ -4,6 +4,7 @@ snapshot, stored as a FrontSnapshot per (run, snapshot).
 - A new snapshot of a backend (ingest, upload, history) -> ``enqueue_for_snapshot`` (from the ingest hook, via a
   Celery task: the hook itself only enqueues) creates one queued FrontSnapshot + Job per finished run on that
   backend and dispatches ``tasks.rerank_front`` for each.
+- A run finishing after newer snapshots arrived -> ``enqueue_for_finished_run`` (the newest one).
 - On request, any snapshot of a backend with enough usable qubits -> ``request_front``.
 - ``compute_front`` re-costs the candidates in batches (job progress after each), ranks them and stores the
   result (cost_engine.rerank does the numbers).
@@ -100,6 +101,24 @@ def enqueue_for_snapshot(snapshot_id: int) -> list[int]:
         if created:
             made.append(front.pk)
     return made
+
+
+def enqueue_for_finished_run(run_id: int) -> list[int]:
+    """A run that finishes after newer snapshots of its backend arrived (a search pins its snapshot at start):
+    queue its front on the newest one. Returns the front ids created."""
+    from benchmarks_app.models import CalibrationSnapshot
+
+    run = SearchRun.objects.defer("checkpoint").filter(pk=run_id, status=SearchRun.Status.SUCCEEDED).first()
+    if run is None or run.snapshot_calibrated_at is None:
+        return []
+    newest = (CalibrationSnapshot.objects.select_related("backend").filter(backend__name=run.backend_name)
+              .order_by("-calibrated_at", "-id").first())
+    if newest is None or newest.pk == run.snapshot_id or newest.calibrated_at <= run.snapshot_calibrated_at:
+        return []
+    if widest_candidate(run) > _usable(newest):
+        return []
+    front, created = _create(run, newest, FrontSnapshot.Trigger.INGEST)
+    return [front.pk] if created else []
 
 
 REQUEST_FIELDS = {"backend", "snapshot"}

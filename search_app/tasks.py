@@ -68,6 +68,14 @@ def rerank_new_snapshot(snapshot_id: int) -> list:
     return rerank.enqueue_for_snapshot(int(snapshot_id))
 
 
+@shared_task(name="search_app.rerank_finished_run", acks_late=True)
+def rerank_finished_run(run_id: int) -> list:
+    """A run just finished: re-rank it on its backend's newest snapshot if one arrived while it ran."""
+    from . import rerank
+
+    return rerank.enqueue_for_finished_run(int(run_id))
+
+
 @shared_task(name="search_app.rerank_front", acks_late=True)
 def rerank_front(front_id: int) -> dict:
     """Re-cost one run's candidates on one snapshot in batches; progress and result go to the front's Job."""

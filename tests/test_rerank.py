@@ -21,7 +21,7 @@ CONFIG = {"dataset": "iris", "backend": "ibm_sherbrooke", "space": {"min_qubits"
           "population": 4, "generations": 1, "epochs": 1, "seed": 3}
 
 
-def _finished_run(user):
+def _finished_run(user, config=None):
     """A finished run of two architectures, trained and costed for real by the search's own evaluation
     (services.evaluate_and_record). Their validation accuracy is then set equal (0.9): accuracy never changes
     under re-ranking, and equal accuracy makes the front between the two a matter of cost and parameters."""
@@ -29,7 +29,7 @@ def _finished_run(user):
     from search_app import services
     from search_app.models import Candidate, SearchRun
 
-    run = services.search_create(owner=user, config=CONFIG, start=False)
+    run = services.search_create(owner=user, config=config or CONFIG, start=False)
     keys = {}
     for name, g in (("A", GENOME_A), ("D", GENOME_D)):
         genome = Genome.from_dict(g)
@@ -200,6 +200,29 @@ def test_rest_fronts_movers_request_and_robust_board(transactional_db, workers, 
     assert {x["worst_rank"] for x in board["architectures"]} == {0}
     assert auth_client.get("/api/leaderboards/architectures/", {"robust": "best"}).status_code == 400
     assert auth_client.get("/api/leaderboards/architectures/robust/", {"sinse": "2020-01-01"}).status_code == 400
+
+
+def test_run_finishing_after_a_newer_snapshot_is_reranked_on_it(transactional_db, workers, user):
+    """A search pins its snapshot at start; when it finishes after a newer snapshot arrived, the search's own
+    "finished" notification queues its front on the newest snapshot."""
+    from benchmarks_app.services import ingest_calibration
+    from cost_engine.calibration import load_fake_calibration
+    from search_app import services
+    from search_app.models import FrontSnapshot, SearchRun
+
+    cal = load_fake_calibration("sherbrooke")
+    old, _ = ingest_calibration(cal)
+    # the drifted snapshot keeps D's qubits; which ones those are is known once D is costed on ``old``, so the run
+    # is built first and the newer snapshot ingested before the run is declared finished
+    run, a, d = _finished_run(user, {**CONFIG, "snapshot": str(old.pk)})
+    SearchRun.objects.filter(pk=run.pk).update(status=SearchRun.Status.RUNNING)
+    new, _ = ingest_calibration(_drifted(cal, set(d.quantum_report["physical_qubits"])))
+    assert not FrontSnapshot.objects.filter(run=run).exists()  # still running: not re-ranked on ingest
+    SearchRun.objects.filter(pk=run.pk).update(status=SearchRun.Status.SUCCEEDED)
+    run.refresh_from_db()
+    services._notify(run, "finished")  # what the search loop sends once the run's last generation committed
+    front = _wait_front(run, new.pk)
+    _assert_left(front, a, d)
 
 
 @pytest.mark.worker
