@@ -202,6 +202,10 @@ class ArchitectureLeaderboard(CSVExportMixin, APIView):
 
 
 # --- fronts re-ranked on other snapshots (issue 16) ----------------------------------------------------------
+FRONT_QUEUED = response_doc("FrontQueued", front="object: summary of the queued (or existing) front",
+                            job="job id: GET /api/jobs/<id>/ for progress")
+
+
 class RunFronts(APIView):
     """GET: the run's front on its own snapshot and every re-ranked front (one per snapshot, oldest first) with the
     architectures that entered or left it. POST {backend, snapshot}: re-rank the run on that snapshot ("how would
@@ -219,8 +223,11 @@ class RunFronts(APIView):
 
     @extend_schema(request=response_doc("FrontRequest", backend="backend name (default: the run's)",
                                         snapshot="'latest' (default), an ISO date or a snapshot id"),
-                   responses=response_doc("FrontQueued", front="summary of the queued (or existing) front",
-                                          job="job id: GET /api/jobs/<id>/ for progress"))
+                   responses={202: FRONT_QUEUED, 200: FRONT_QUEUED,
+                              409: OpenApiResponse(description="the run has not finished (only finished runs are "
+                                                               "re-ranked)")},
+                   description="Re-rank a finished run on a snapshot of any backend with enough usable qubits: 202 "
+                               "with the queued front and its job; 200 when that front is already computed.")
     def post(self, request, pk):
         from .. import fronts, rerank
 
