@@ -11,4 +11,5 @@ mkdir -p benchmarks/results
 "$PY" benchmarks/bench_layout.py
 "$PY" benchmarks/bench_search.py
 "$PY" benchmarks/bench_hqnn_throughput.py
+"$PY" benchmarks/bench_profile_fit.py
 bash benchmarks/run_db_benches.sh

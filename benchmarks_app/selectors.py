@@ -365,7 +365,7 @@ def board_row(est, metric: str) -> dict:
             "snapshot_id": est.snapshot_id,
             "snapshot_calibrated_at": est.snapshot_calibrated_at, "value": None if reason else value,
             "estimate": est.pk, "zero_survival": est.zero_survival, "wallclock_s": est.wallclock_s,
-            "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps, "runnable": reason is None,
+            "wallclock_interval_s": getattr(est, "wallclock_interval_s", None), "t_eff_s": est.t_eff_s, "log_esp": est.log_esp, "n_swaps": est.n_swaps, "runnable": reason is None,
             "unrunnable_reason": reason,
             "note": None if reason or value is not None else f"no finite {metric} (see the estimate's report)"}
 
@@ -393,7 +393,16 @@ def _ranked_rows(estimates, refusals, metric: str, key) -> list[dict]:
     return ranked + unvalued + unrunnable
 
 
-def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_version: str, user=ALL) -> dict:
+def _with_profile(rows, engine, n_circuits) -> None:
+    """wallclock_s of each estimate under an execution profile, computed from its stored terms (profiles_app)."""
+    if engine is not None and rows:
+        from profiles_app.selectors import apply_to_estimates
+
+        apply_to_estimates(rows, engine, n_circuits)
+
+
+def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_version: str, user=ALL, engine=None,
+                        n_circuits: int = 1) -> dict:
     """Every backend's latest snapshot, ranked by the circuit's ``metric`` there (stored estimates only).
     Unrunnable backends (stored refusal or zero survival) follow the ranked ones with their reason; backends
     with neither are listed as not estimated (or too small)."""
@@ -404,6 +413,7 @@ def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_ve
     key = {"snapshot_id__in": latest.values(), "options_hash": options_hash, "model_version": model_version}
     ests = list(with_alias(CostEstimate.objects.filter(circuit=circuit, **key).select_related("backend", "circuit")
                            .defer(*ESTIMATE_ROW_DEFER), user))
+    _with_profile(ests, engine, n_circuits)
     refusals = list(with_alias(EstimateRefusal.objects.filter(circuit=circuit, **key)
                                .select_related("backend", "circuit")
                                .defer("options", "circuit__qasm", *BACKEND_BULKY), user))
@@ -418,7 +428,8 @@ def backend_leaderboard(circuit, metric: str | None, options_hash: str, model_ve
             "too_small": sorted(too_small)}
 
 
-def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_version: str, user=ALL) -> dict:
+def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_version: str, user=ALL, engine=None,
+                        n_circuits: int = 1) -> dict:
     """The circuits costed on ``backend``'s latest snapshot, ranked; unrunnable ones follow with their reason."""
     from .models import CostEstimate, EstimateRefusal
 
@@ -427,6 +438,7 @@ def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_ve
     key = {"snapshot_id": snapshot_id, "options_hash": options_hash, "model_version": model_version}
     ests = list(with_alias(CostEstimate.objects.filter(**key).select_related("circuit", "backend")
                            .defer(*ESTIMATE_ROW_DEFER), user))
+    _with_profile(ests, engine, n_circuits)
     refusals = list(with_alias(EstimateRefusal.objects.filter(**key).select_related("circuit", "backend")
                                .defer("options", "circuit__qasm", *BACKEND_BULKY), user))
     rows = _ranked_rows(ests, refusals, metric, key=lambda r: (r["circuit_name"], r["circuit"]))

@@ -59,7 +59,16 @@ def estimate_job(job_id: str) -> None:
     except Exception as exc:
         services.job_fail(job, error=exc)
         return
-    services.job_succeed(job, result={"estimate": estimate.pk, "created": created, "report": estimate.report})
+    result = {"estimate": estimate.pk, "created": created, "report": estimate.report}
+    if "profile" in p:  # wall-clock under the execution profile the request resolved (profiles_app)
+        from profiles_app import selectors as profile_selectors
+        from profiles_app.models import ExecutionProfile
+
+        row = ExecutionProfile.objects.filter(pk=p["profile"]).first() if p["profile"] else None
+        engine = row.engine() if row else profile_selectors.DEFAULT_PROFILE
+        result = profile_selectors.apply_to_body(result, estimate.report, row, engine,
+                                                 n_circuits=p.get("n_circuits") or 1)
+    services.job_succeed(job, result=result)
 
 
 @shared_task(name="benchmarks_app.estimate_many_job", acks_late=True)

@@ -40,9 +40,9 @@ class Recosted:
 
 
 def recost_candidate(key: str, genome: dict, accuracy: float, params_total: int, cost: dict, config,
-                     calibration, cache=None) -> Recosted:
+                     calibration, cache=None, execution_profile=None) -> Recosted:
     """One candidate (its stored genome, validation accuracy, parameter count and training-cost terms) costed
-    on ``calibration``."""
+    on ``calibration``, with the execution profile the search used (None: the built-in default)."""
     from .hqnn import Genome
     from .quantum import estimate_quantum_cost
     from .search import candidate_circuit, candidate_options, objectives
@@ -50,12 +50,14 @@ def recost_candidate(key: str, genome: dict, accuracy: float, params_total: int,
 
     try:
         report = estimate_quantum_cost(candidate_circuit(Genome.from_dict(genome), config.seed), calibration,
-                                       candidate_options(config), cache=cache).to_dict()
+                                       candidate_options(config), cache=cache,
+                                       profile=execution_profile).to_dict()
     except CostEngineError as exc:  # the circuit cannot run on this snapshot: infeasible, with the reason
         F, _ = objectives(accuracy, None, params_total)
         return Recosted(key, accuracy, params_total, False, None, None, F, reason=str(exc))
     new = retotal(cost, report, epochs=config.epochs, batch_size=config.batch_size,
-                  max_circuits_per_job=getattr(calibration, "max_experiments", None))
+                  max_circuits_per_job=getattr(calibration, "max_experiments", None),
+                  execution_profile=execution_profile)
     F, G = objectives(accuracy, new.get("c_total_s"), params_total)
     runnable = G <= 0
     return Recosted(key, accuracy, params_total, runnable, new.get("c_q_wallclock_s"), new.get("c_total_s"), F,
@@ -97,7 +99,7 @@ def movement_size(m: dict) -> tuple:
     return (-abs(m.get("rank_change") or 0), -(abs(math.log(ratio)) if ratio else math.inf))
 
 
-def recost_many(rows: Iterable[dict], config, calibration, cache=None) -> list[Recosted]:
+def recost_many(rows: Iterable[dict], config, calibration, cache=None, execution_profile=None) -> list[Recosted]:
     """Re-cost rows of ``{"key", "genome", "accuracy", "params_total", "cost"}`` in order."""
     return [recost_candidate(r["key"], r["genome"], r["accuracy"], r["params_total"], r["cost"], config,
-                             calibration, cache) for r in rows]
+                             calibration, cache, execution_profile) for r in rows]

@@ -45,6 +45,7 @@ class SearchConfig:
     device_profile: str = "nvidia-a100-sxm4"
     max_train_samples: int | None = None
     optimization_level: int = 1
+    execution_profile: str = ""  # wall-clock profile "name" or "name@vN" ("" = ibm-default); pinned at start
 
     LIMITS = {"population": (4, 200), "generations": (1, 100), "epochs": (1, 100), "batch_size": (1, 4096),
               "shots": (1, 1_000_000), "optimization_level": (0, 3)}
@@ -76,6 +77,8 @@ class SearchConfig:
         except ConfigError as exc:
             raise ConfigError(str(exc), field=f"space.{exc.field}" if exc.field else "space") from exc
         get_profile_spec(self.device_profile)
+        if not isinstance(self.execution_profile, str):
+            raise ConfigError("execution_profile must be a profile name or name@vN", field="execution_profile")
         return self
 
     @property
@@ -287,7 +290,7 @@ def candidate_options(config: SearchConfig):
 
 
 def evaluate_genome(genome, config: SearchConfig, calibration, dataset=None, compile_cache=None,
-                    profile=None) -> Evaluation:
+                    profile=None, execution_profile=None) -> Evaluation:
     """Train the candidate on the torch simulator and cost it (section C) on ``calibration``."""
     from .classical import get_profile
     from .hqnn import load_dataset, train
@@ -302,11 +305,11 @@ def evaluate_genome(genome, config: SearchConfig, calibration, dataset=None, com
                    lr=config.learning_rate, seed=config.seed)
     trained = time.perf_counter()
     report = estimate_quantum_cost(candidate_circuit(genome, config.seed), calibration, candidate_options(config),
-                                   cache=compile_cache).to_dict()
+                                   cache=compile_cache, profile=execution_profile).to_dict()
     cost = training_cost(genome, n_train=len(dataset.y_train), epochs=config.epochs, shots=config.shots,
                          quantum_report=report, device_profile=profile or get_profile(config.device_profile),
                          n_features=dataset.x_train.shape[1], n_classes=dataset.n_classes,
-                         batch_size=config.batch_size,
+                         batch_size=config.batch_size, execution_profile=execution_profile,
                          max_circuits_per_job=getattr(calibration, "max_experiments", None))
     counts = result.param_counts
     F, G = objectives(result.val_accuracy, cost.get("c_total_s"), counts["total"])

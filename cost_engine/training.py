@@ -29,13 +29,18 @@ def quantum_terms(quantum_report: dict, *, executions: int, jobs: int, shots: in
     """The quantum side of C (wall-clock and paper C_Q) from one circuit's quantum cost report, the circuit
     executions and jobs of the training run and the execution profile. ``training_cost`` and the re-costing of
     a finished search on another snapshot (``retotal``) both use it."""
+    from .execution import CircuitTerms
+
     shots_total = quantum_report.get("shots_total")
     t_shot = quantum_report["t_shot_s"]
     t_eff = quantum_report.get("t_eff_s")
     n_instr = int(quantum_report.get("n_instructions") or 0)
     unrunnable = bool(quantum_report.get("zero_survival")) or shots_total is None
-    per_circuit = None if unrunnable else (profile.c_circuit_s + n_instr * profile.c_instruction_s
-                                           + shots_total * t_shot)
+    # every per-circuit term of the profile (a fitted one may use more than c_circuit and c_instruction), with
+    # the shots actually needed (S_total) wherever shots enter
+    per_circuit = None if unrunnable else (
+        profile.circuit_overhead(CircuitTerms.from_report(quantum_report, shots=max(1, round(shots_total))))
+        + shots_total * t_shot)
     job_overhead = jobs * profile.c_job_s
     return {"shots_total": shots_total, "t_shot_s": t_shot, "t_eff_s": t_eff, "n_instructions": n_instr,
             "unrunnable": unrunnable, "c_q_job_overhead_s": job_overhead,

@@ -32,26 +32,15 @@ SIGNATURE_HEADER = "X-Hanas-Signature"
 
 
 # --- watches --------------------------------------------------------------------------------------------------
-def profile_resolve(name: str):
-    """The execution profile called ``name`` (``name`` or ``name-vN`` under var/execution_profiles, newest
-    version when unversioned); blank or "ibm-default": IBM's documented default."""
-    from pathlib import Path
-
-    from cost_engine.execution import DEFAULT_PROFILE, ExecutionProfile
+def profile_resolve(name: str, user=None, everyone: bool = True):
+    """The execution profile ``name`` or ``name@vN`` stored in profiles_app (newest version when unversioned;
+    one ``user`` may see unless ``everyone``); blank or "ibm-default": IBM's documented default."""
+    from cost_engine.execution import DEFAULT_PROFILE
+    from profiles_app import selectors as profile_selectors
 
     if not name or name == DEFAULT_PROFILE.name:
         return DEFAULT_PROFILE
-    folder = Path(settings.VAR_DIR) / "execution_profiles"
-    path = folder / f"{name}.json"
-    if not path.exists():
-        versions = sorted(folder.glob(f"{name}-v*.json"), key=lambda p: int(p.stem.rsplit("-v", 1)[1])
-                          if p.stem.rsplit("-v", 1)[1].isdigit() else -1)
-        if not versions:
-            raise InputError(f"unknown execution profile {name!r} (fit one with manage.py fit_execution_profile)",
-                             field="profile")
-        path = versions[-1]
-    data = json.loads(path.read_text())
-    return ExecutionProfile.from_dict(data.get("profile", data))
+    return profile_selectors.profile_get(user, name, everyone=everyone).engine()
 
 
 def watch_create(*, owner, metric: str, threshold_rel: float, circuit=None, target: str = Watch.Target.CIRCUIT,
@@ -80,7 +69,7 @@ def watch_create(*, owner, metric: str, threshold_rel: float, circuit=None, targ
         raise InputError(f"no stored backend of processor family {processor_family!r}; known: {known}",
                          field="processor_family")
     if metric == "wallclock_s" or profile:
-        profile_resolve(profile)  # an unknown profile is a 400 now, not a failure at the next ingest
+        profile_resolve(profile, owner, everyone=False)  # unknown (to the owner) is a 400 now, not at the next ingest
     if url:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -131,8 +120,7 @@ def metric_value(watch: Watch, report: dict):
     if watch.metric == "wallclock_s" and watch.profile:
         if report.get("t_shot_s") is None:
             return None
-        return profile_resolve(watch.profile).predict(t_shot_s=report["t_shot_s"], shots=report["shots"],
-                                                      n_instructions=report.get("n_instructions") or 0)
+        return profile_resolve(watch.profile).predict_report(report)
     value = report.get(watch.metric)
     return None if value is None else float(value)
 

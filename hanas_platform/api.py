@@ -181,7 +181,7 @@ ERROR_STATUSES = {"400": "Bad input: the body names the field", "401": "Authenti
 
 def add_error_responses(result, generator, request, public):
     """drf-spectacular post-processing hook: every operation documents the JSON error answers it can give
-    (400/401/403/404; 413 on writes), with one shared Error component."""
+    (400/401/403/404; 413 on writes), with one shared Error component, and the HTTP server's 414."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path_item in result.get("paths", {}).values():
@@ -192,6 +192,10 @@ def add_error_responses(result, generator, request, public):
             responses = op.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(code, {"description": ERROR_STATUSES[code], "content": ref})
+            # answered by the HTTP server (gunicorn) before Django sees the request: its own HTML page
+            responses.setdefault("414", {"description": "Request line longer than the HTTP server accepts "
+                                                        "(gunicorn's limit_request_line, 4094 bytes)",
+                                         "content": {"text/html": {"schema": {"type": "string"}}}})
             for code, response in responses.items():  # 4xx a view declared by description only (e.g. 409)
                 if code.startswith("4") and "content" not in response:
                     response["content"] = ref

@@ -112,3 +112,12 @@ class CSVExportMixin:
         if getattr(self, "_csv_all", False):
             return Response(data)
         return super().get_paginated_response(data)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Errors stay JSON (the documented error body) even when the caller asked for CSV."""
+        if getattr(response, "status_code", 200) >= 400 and isinstance(getattr(request, "accepted_renderer", None),
+                                                                        CSVRenderer):
+            from rest_framework.renderers import JSONRenderer
+
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)

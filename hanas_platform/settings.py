@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "benchmarks_app",
     "search_app",
+    "profiles_app",
     "drift_app",
 ]
 
@@ -237,6 +238,8 @@ HANAS_WORKER_TORCH_THREADS = int(os.environ.get("HANAS_WORKER_TORCH_THREADS", "1
 HANAS_SYNC_ESTIMATE_MAX_WORK = int(os.environ.get("HANAS_SYNC_ESTIMATE_MAX_WORK", "20000"))
 # Cost trends compute up to this many missing points in the request; more go to a background job.
 HANAS_SYNC_TREND_MAX_MISSING = int(os.environ.get("HANAS_SYNC_TREND_MAX_MISSING", "5"))
+# Profile fits over REST with more observed jobs than this answer 202 and run on a worker (profiles_app)
+HANAS_SYNC_FIT_MAX_ROWS = int(os.environ.get("HANAS_SYNC_FIT_MAX_ROWS", "200"))
 
 # Drift watch webhooks (drift_app): exponential backoff base and cap, attempts, and the POST timeout.
 HANAS_WEBHOOK_BACKOFF_S = float(os.environ.get("HANAS_WEBHOOK_BACKOFF_S", "30"))

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),
     path("api/", include("benchmarks_app.api.urls")),
     path("api/", include("search_app.api.urls")),
+    path("api/", include("profiles_app.api.urls")),
     path("api/", include("drift_app.api.urls")),
     # Dashboard pages (HTML; they read the API above)
     path("", include("hanas_platform.dashboard_urls")),

@@ -167,6 +167,8 @@ def compute_front(front_id: int, progress=None) -> FrontSnapshot:
 
     import numpy as np
 
+    from .services import _execution_profile
+
     front = FrontSnapshot.objects.select_related("snapshot__backend", "run").get(pk=front_id)
     if front.status == FrontSnapshot.Status.SUCCEEDED:
         return front
@@ -176,6 +178,7 @@ def compute_front(front_id: int, progress=None) -> FrontSnapshot:
     cfg = SearchConfig.from_dict(run.config)
     calibration = front.snapshot.calibration()
     cache = compile_cache()
+    execution_profile = _execution_profile(getattr(cfg, "execution_profile", ""))  # the one the run pinned
     qs = Candidate.objects.filter(run=run).order_by("pk")
     total = qs.count()
     results, last, done, size = [], 0, 0, _batch_size()
@@ -185,7 +188,8 @@ def compute_front(front_id: int, progress=None) -> FrontSnapshot:
         if not batch:
             break
         last = batch[-1]["pk"]
-        results.extend(rerank.recost_many(({"key": b["genome_key"], **b} for b in batch), cfg, calibration, cache))
+        results.extend(rerank.recost_many(({"key": b["genome_key"], **b} for b in batch), cfg, calibration, cache,
+                                          execution_profile))
         done += len(batch)
         if progress is not None:
             progress(done, total)

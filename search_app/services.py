@@ -85,6 +85,7 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
     if team is not None and not owner.groups.filter(pk=team.pk).exists():
         raise InputError(f"you are not a member of team {team.name!r}", field="team")
     _check_dataset(cfg)
+    cfg = _pin_execution_profile(cfg, owner)
     try:
         snapshot = bench_selectors.snapshot_for(cfg.backend, cfg.snapshot, user=owner)
     except CostEngineError as exc:
@@ -116,6 +117,28 @@ def search_create(*, owner, config: dict, name: str = "", visibility: str = Sear
     if start and settings.CELERY_TASK_ALWAYS_EAGER:
         run.refresh_from_db()
     return run
+
+
+def _pin_execution_profile(cfg: SearchConfig, owner) -> SearchConfig:
+    """The config with its execution profile pinned to "name@vN" (one the owner may see; unknown -> 400)."""
+    import dataclasses
+
+    from profiles_app import selectors as profile_selectors
+
+    if not cfg.execution_profile:
+        return cfg
+    row = profile_selectors.profile_get(owner, cfg.execution_profile, field="config.execution_profile")
+    return dataclasses.replace(cfg, execution_profile=str(row))
+
+
+def _execution_profile(ref: str):
+    """The engine profile of a pinned "name@vN" (None: the built-in default), cached per process."""
+    if not ref:
+        return None
+    from profiles_app import selectors as profile_selectors
+
+    return _process_cache("execution_profiles", ref,
+                          lambda: profile_selectors.profile_get(None, ref, everyone=True).engine())
 
 
 def _check_dataset(cfg: SearchConfig) -> None:
@@ -200,7 +223,8 @@ def evaluate_and_record(run_id: int, generation: int, genome_data: dict) -> bool
     key = genome.key()
     if not Candidate.objects.filter(run_id=run_id, genome_key=key).exists():
         cfg = SearchConfig.from_dict(run.config)
-        ev = evaluate_genome(genome, cfg, _calibration(run.snapshot_id), _dataset(cfg), _compile_cache())
+        ev = evaluate_genome(genome, cfg, _calibration(run.snapshot_id), _dataset(cfg), _compile_cache(),
+                             execution_profile=_execution_profile(cfg.execution_profile))
         cost = ev.cost
         try:
             with transaction.atomic():

@@ -272,10 +272,11 @@ def test_reference_suite_watch_on_a_processor_family_and_a_profiled_wallclock_wa
     from drift_app.models import Alert
     from drift_app.services import evaluate_snapshot
 
-    settings.VAR_DIR = tmp_path
-    (tmp_path / "execution_profiles").mkdir()
-    (tmp_path / "execution_profiles" / "mylab-v1.json").write_text(json.dumps(
-        {"profile": {"name": "mylab", "version": 1, "c_job_s": 100.0, "c_circuit_s": 0.0, "c_instruction_s": 0.0}}))
+    from profiles_app.models import ExecutionProfile
+
+    ExecutionProfile.objects.create(name="mylab", version=1, visibility="public", c_job_s=100.0, source="test",
+                                    constants={"name": "mylab", "version": 1, "c_job_s": 100.0, "c_circuit_s": 0.0,
+                                               "c_instruction_s": 0.0})
 
     def ingest(cal):
         eager = settings.CELERY_TASK_ALWAYS_EAGER

@@ -105,6 +105,17 @@ def test_retotal_reproduces_training_cost(db):
     assert worse.c_total_s > same.c_total_s and worse.F[0] == same.F[0] and worse.F[2] == same.F[2]
     assert worse.c_total_s - worse.c_q_wallclock_s == pytest.approx(ev.cost["c_c_s"])
 
+    # with a run's own (here: fitted-looking) execution profile, the same holds
+    from cost_engine.execution import DEFAULT_PROFILE
+
+    fitted = dataclasses.replace(DEFAULT_PROFILE, name="fitted-test", c_instruction_s=2e-6, c_two_qubit_gate_s=5e-6,
+                                 c_job_s=DEFAULT_PROFILE.c_job_s * 2)
+    ev2 = evaluate_genome(Genome.from_dict(GENOME_A), cfg, cal, compile_cache=cache, execution_profile=fitted)
+    again = recost_candidate(ev2.genome_key, ev2.genome, ev2.accuracy, ev2.params_total, ev2.cost, cfg, cal, cache,
+                             execution_profile=fitted)
+    assert ev2.cost["c_total_s"] != pytest.approx(ev.cost["c_total_s"], rel=1e-6)
+    assert again.c_total_s == pytest.approx(ev2.cost["c_total_s"], rel=1e-12)
+
 
 def test_front_reranked_on_drift_eager(transactional_db, eager, user):
     """Eager mode (the embedded default): ingesting the drifted snapshot re-ranks the run inline; A leaves."""

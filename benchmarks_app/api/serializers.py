@@ -161,6 +161,12 @@ class _EstimateRequestSerializer(StrictSerializer):
                                      help_text="'latest', an id, an ISO date-time (the newest at or before it), or "
                                                "an ISO date: that whole day in UTC (its latest snapshot, else the "
                                                "newest before it)")
+    # not cost options: how the stored estimate's wall-clock is read (profiles_app, computed at read time)
+    profile = serializers.CharField(required=False, allow_blank=True, max_length=120,
+                                    help_text="execution profile NAME or NAME@vN (default: your team's default "
+                                              "for the backend, else ibm-default)")
+    n_circuits = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, default=1,
+                                          help_text="circuit executions in one job (e.g. a parameter-shift batch)")
 
 
 # The request fields plus every CostOptions field (see cost_option_fields)

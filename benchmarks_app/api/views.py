@@ -63,6 +63,33 @@ SINCE_UNTIL = [OpenApiParameter("since", OpenApiTypes.STR, description="ISO date
 
 
 LIST_FILTERS = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
+PROFILE_PARAMS = [OpenApiParameter("profile", OpenApiTypes.STR,
+                                   description="execution profile NAME or NAME@vN for wallclock_s (default: your "
+                                               "team's default for the backend, else ibm-default)"),
+                  OpenApiParameter("n_circuits", OpenApiTypes.INT, description="circuit executions per job")]
+PROFILE_QUERY = ("profile", "n_circuits")
+
+
+def profile_selectors():
+    from profiles_app import selectors as profile_sel
+
+    return profile_sel
+
+
+def _profile(request, ref, backend):
+    """(row, engine profile, notes): ``ref`` if given (unknown -> 400 naming it), else the caller's team
+    default for ``backend``, else the built-in ibm-default."""
+    return profile_selectors().resolve(request.user, ref or None, backend)
+
+
+def _n_circuits(request):
+    return profile_selectors().n_circuits_param(request.query_params.get("n_circuits"))
+
+
+def _profile_fields(row, engine, notes) -> dict:
+    """What a leaderboard or trend answer says about its profile (the ref also as a scalar, for CSV exports)."""
+    return {"execution_profile": profile_selectors().describe(row, engine, notes),
+            "execution_profile_ref": engine.label}
 
 
 class BackendList(generics.ListAPIView):
@@ -312,8 +339,8 @@ def _options_from_query(q, allowed=()):
 class CircuitFilter(filters.FilterSet):
     tag = filters.CharFilter(method="filter_tag")
     is_reference = filters.BooleanFilter()
-    min_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="gte")
-    max_qubits = filters.NumberFilter(field_name="num_qubits", lookup_expr="lte")
+    min_qubits = IdFilter(field_name="num_qubits", lookup_expr="gte")
+    max_qubits = IdFilter(field_name="num_qubits", lookup_expr="lte")
     name = filters.CharFilter(method="filter_name", help_text="part of the circuit's name (yours, if you named it)")
 
     class Meta:
@@ -413,6 +440,22 @@ class EstimateListCreate(CSVExportMixin, generics.ListCreateAPIView):
         return (selectors.visible_estimates(self.request.user).select_related("circuit", "backend")
                 .defer(*selectors.ESTIMATE_ROW_DEFER).order_by("-snapshot_calibrated_at", "-id"))
 
+    @extend_schema(parameters=PROFILE_PARAMS)
+    def get(self, request, *args, **kwargs):
+        """Stored estimates; wallclock_s under ?profile= (default: your team's, else ibm-default), named in
+        the answer's execution_profile (ordering by wallclock_s uses the stored ibm-default value)."""
+        row, engine, notes = _profile(request, request.query_params.get("profile"), None)
+        n_circuits = _n_circuits(request)
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        profile_selectors().apply_to_estimates(rows, engine, n_circuits)
+        data = self.get_serializer(rows, many=True).data
+        response = self.get_paginated_response(data) if page is not None else Response({"results": data})
+        if isinstance(response.data, dict):  # a CSV export is the bare list of rows
+            response.data["execution_profile"] = profile_selectors().describe(row, engine, notes)
+        return response
+
     @extend_schema(request=EstimateRequestSerializer,
                    responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
     def post(self, request, *args, **kwargs):
@@ -428,6 +471,8 @@ class EstimateListCreate(CSVExportMixin, generics.ListCreateAPIView):
         # options and snapshot are checked before an inline circuit is stored: a bad request writes nothing
         options = services.cost_options({k: data[k] for k in services.cost_option_names() if k in data})
         snapshot = selectors.snapshot_for(data["backend"], data.get("snapshot") or "latest", user=request.user)
+        prof_row, engine, prof_notes = _profile(request, data.get("profile"), snapshot.backend)
+        n_circuits = data.get("n_circuits") or 1
         if data.get("circuit") is not None:
             circuit = selectors.circuit_get(data["circuit"])
         elif data.get("qasm"):
@@ -439,25 +484,40 @@ class EstimateListCreate(CSVExportMixin, generics.ListCreateAPIView):
                              f"{snapshot.backend.num_qubits}", field="circuit")
         if circuit.num_gates * max(circuit.num_qubits, 1) > settings.HANAS_SYNC_ESTIMATE_MAX_WORK:
             job = services.job_create(kind="estimate", owner=request.user, total=1, params={
-                "circuit": circuit.pk, "snapshot": snapshot.pk, "options": options.to_dict()})
+                "circuit": circuit.pk, "snapshot": snapshot.pk, "options": options.to_dict(),
+                "profile": prof_row.pk if prof_row else None, "n_circuits": n_circuits})
             tasks.estimate_job.delay(str(job.pk))
             url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
-            return Response({"job": str(job.pk), "status_url": url, "status": "queued"},
+            return Response({"job": str(job.pk), "status_url": url, "status": "queued",
+                             "execution_profile": profile_selectors().describe(prof_row, engine, prof_notes)},
                             status=status.HTTP_202_ACCEPTED, headers={"Location": url})
         estimate, created = services.estimate_get_or_create(circuit, snapshot, options)
-        return Response(CostEstimateSerializer(estimate, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        body = profile_selectors().apply_to_body(
+            dict(CostEstimateSerializer(estimate, context={"request": request}).data), estimate.report, prof_row,
+            engine, prof_notes, n_circuits)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class EstimateDetail(generics.RetrieveAPIView):
+    """One stored estimate; wall-clock under ?profile=NAME[@vN] (default: your team's, else ibm-default) and
+    ?n_circuits=."""
+
     serializer_class = CostEstimateSerializer
 
     def get_queryset(self):
         return selectors.visible_estimates(self.request.user)
 
+    @extend_schema(parameters=PROFILE_PARAMS)
+    def get(self, request, *args, **kwargs):
+        est = self.get_object()
+        row, engine, notes = _profile(request, request.query_params.get("profile"), est.backend)
+        body = profile_selectors().apply_to_body(dict(self.get_serializer(est).data), est.report, row, engine, notes,
+                                                 _n_circuits(request))
+        return Response(body)
+
 
 ROW_DOC = ("list: {rank, backend, processor_family, circuit, circuit_name, snapshot_id, snapshot_calibrated_at, "
-           "value, estimate, zero_survival, wallclock_s, t_eff_s, log_esp, n_swaps, runnable, unrunnable_reason, "
+           "value, estimate, zero_survival, wallclock_s, wallclock_interval_s, t_eff_s, log_esp, n_swaps, runnable, unrunnable_reason, "
            "note}: ranked rows first; then runnable rows without a value; then unrunnable rows (stored refusal or "
            "zero survival), rank and value null, with the reason")
 METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=sorted(selectors.LEADERBOARD_METRICS))
@@ -467,26 +527,31 @@ class BackendLeaderboard(CSVExportMixin, APIView):
     """Which machine runs this circuit best now: each backend's latest snapshot, ranked."""
 
     @extend_schema(parameters=[OpenApiParameter("circuit", OpenApiTypes.INT, required=True), METRIC_PARAM,
-                               *_option_params()],
+                               *_option_params(), *PROFILE_PARAMS],
                    responses=response_doc("BackendLeaderboard", circuit="circuit id", circuit_name="circuit name",
                                           metric="ranking metric", higher_is_better="ranking direction",
                                           options="object: the cost options", rows=ROW_DOC,
                                           unrunnable="list: {backend, reason}: backends that cannot run the "
                                                      "circuit on their latest snapshot",
                                           not_estimated="backends with no stored estimate on their latest snapshot",
-                                          too_small="backends with fewer qubits than the circuit"))
+                                          too_small="backends with fewer qubits than the circuit",
+                                          execution_profile="object: the profile wallclock_s is computed with",
+                                          execution_profile_ref="name@vN of that profile"))
     def get(self, request):
         if not request.query_params.get("circuit"):
             raise InputError("give ?circuit=<id>", field="circuit")
         circuit = selectors.circuit_get(request.query_params["circuit"])
-        options, version = _options_from_query(request.query_params, ("circuit", "metric"))
+        options, version = _options_from_query(request.query_params, ("circuit", "metric", *PROFILE_QUERY))
+        prof_row, engine, prof_notes = _profile(request, request.query_params.get("profile"), None)
         board = selectors.backend_leaderboard(circuit, request.query_params.get("metric"), options.options_hash(),
-                                              version, user=request.user)
+                                              version, user=request.user, engine=engine,
+                                              n_circuits=_n_circuits(request))
         rows = board["rows"]  # named by the caller's alias (selectors.with_alias)
         alias = selectors.circuit_aliases(request.user, [circuit.pk]).get(circuit.pk)
         return Response({"circuit": circuit.pk, "circuit_name": alias[0] if alias and alias[0] else circuit.name,
                          "metric": board["metric"],
                          "higher_is_better": board["higher_is_better"], "options": options.to_dict(),
+                         **_profile_fields(prof_row, engine, prof_notes),
                          "rows": rows, "unrunnable": board["unrunnable"],
                          "not_estimated": board["not_estimated"], "too_small": board["too_small"]})
 
@@ -495,19 +560,24 @@ class CircuitLeaderboard(CSVExportMixin, APIView):
     """Which circuits are cheapest on this backend's latest snapshot."""
 
     @extend_schema(parameters=[OpenApiParameter("backend", OpenApiTypes.STR, required=True), METRIC_PARAM,
-                               *_option_params()],
+                               *_option_params(), *PROFILE_PARAMS],
                    responses=response_doc("CircuitLeaderboard", backend="backend name", metric="ranking metric",
                                           snapshot_id="the backend's latest snapshot",
                                           higher_is_better="ranking direction", rows=ROW_DOC,
-                                          unrunnable="list: {circuit, circuit_name, reason}"))
+                                          unrunnable="list: {circuit, circuit_name, reason}",
+                                          execution_profile="object: the profile wallclock_s is computed with",
+                                          execution_profile_ref="name@vN of that profile"))
     def get(self, request):
         if not request.query_params.get("backend"):
             raise InputError("give ?backend=<name>", field="backend")
         backend = selectors.backend_get(request.query_params["backend"], request.user)
-        options, version = _options_from_query(request.query_params, ("backend", "metric"))
+        options, version = _options_from_query(request.query_params, ("backend", "metric", *PROFILE_QUERY))
+        prof_row, engine, prof_notes = _profile(request, request.query_params.get("profile"), backend)
         board = selectors.circuit_leaderboard(backend, request.query_params.get("metric"), options.options_hash(),
-                                              version, user=request.user)
+                                              version, user=request.user, engine=engine,
+                                              n_circuits=_n_circuits(request))
         return Response({"backend": backend.name, "metric": board["metric"], "snapshot_id": board["snapshot_id"],
+                         **_profile_fields(prof_row, engine, prof_notes),
                          "higher_is_better": board["higher_is_better"],
                          "rows": board["rows"], "unrunnable": board["unrunnable"]})
 
@@ -519,7 +589,9 @@ COST_TREND_DOC = response_doc(
            "explains, quantity, from, to, text, elements: [{kind: qubit|coupler|circuit|routing|unattributed, "
            "qubit|coupler, gate, field, from, to, count, contribution}]}}; a snapshot where the backend cannot run "
            "the circuit has value null, runnable false and the reason",
-    pending="estimates still being computed (202)", job_url="the job computing them, or null")
+    pending="estimates still being computed (202)", job_url="the job computing them, or null",
+    execution_profile="object: the profile wallclock_s is computed with",
+    execution_profile_ref="name@vN of that profile", n_circuits="circuit executions per job")
 
 
 class CostTrend(CSVExportMixin, APIView):
@@ -529,7 +601,7 @@ class CostTrend(CSVExportMixin, APIView):
     @extend_schema(parameters=[
         OpenApiParameter("backend", OpenApiTypes.STR, required=True),
         OpenApiParameter("metric", OpenApiTypes.STR, enum=list(selectors.TREND_METRICS)),
-        *SINCE_UNTIL, *_option_params()],
+        *SINCE_UNTIL, *_option_params(), *PROFILE_PARAMS],
         responses={200: COST_TREND_DOC, 202: COST_TREND_DOC})
     def get(self, request, pk):
         from .. import tasks
@@ -543,7 +615,9 @@ class CostTrend(CSVExportMixin, APIView):
         if metric not in selectors.TREND_METRICS:
             raise InputError(f"unknown metric {metric!r}; allowed: {list(selectors.TREND_METRICS)}", field="metric")
         since, until = selectors.parse_when(q.get("since"), "since"), selectors.parse_when(q.get("until"), "until")
-        options, version = _options_from_query(q, ("backend", "metric", "since", "until"))
+        options, version = _options_from_query(q, ("backend", "metric", "since", "until", *PROFILE_QUERY))
+        prof_row, engine, prof_notes = _profile(request, q.get("profile"), backend)
+        n_circuits = _n_circuits(request)
         if circuit.num_qubits > backend.num_qubits:
             raise InputError(f"circuit has {circuit.num_qubits} qubits; {backend.name} has {backend.num_qubits}",
                              field="circuit")
@@ -562,7 +636,10 @@ class CostTrend(CSVExportMixin, APIView):
                 "circuit": circuit.pk, "snapshots": [s.pk for s in missing], "options": options.to_dict()})
             tasks.estimate_many_job.delay(str(job.pk))
             job_url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
+        if metric == "wallclock_s":  # under the profile, from each estimate's stored terms
+            profile_selectors().apply_to_estimates(list(ests.values()), engine, n_circuits)
         points = selectors.cost_trend_rows(snaps, ests, refusals, metric)
         body = {"circuit": circuit.pk, "backend": backend.name, "metric": metric, "options": options.to_dict(),
-                "points": points, "pending": len(missing) if job_url else 0, "job_url": job_url}
+                "points": points, "pending": len(missing) if job_url else 0, "job_url": job_url,
+                **_profile_fields(prof_row, engine, prof_notes), "n_circuits": n_circuits}
         return Response(body, status=status.HTTP_202_ACCEPTED if job_url else status.HTTP_200_OK)

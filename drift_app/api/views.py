@@ -8,6 +8,8 @@ from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from hanas_platform.filters import IdFilter
+
 from .. import selectors, services
 from ..models import Alert, Watch
 from .serializers import (AlertSerializer, DeliverySerializer, WatchCreateSerializer, WatchSerializer,
@@ -73,8 +75,8 @@ class DeliveryList(generics.ListAPIView):
 
 
 class AlertFilter(filters.FilterSet):
-    watch = filters.NumberFilter(field_name="watch_id")
-    circuit = filters.NumberFilter(field_name="circuit_id")
+    watch = IdFilter(field_name="watch_id")
+    circuit = IdFilter(field_name="circuit_id")
     backend = filters.CharFilter(field_name="backend__name")
     metric = filters.CharFilter()
     direction = filters.CharFilter()

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from hanas_platform.api import InputError, response_doc
 from hanas_platform.csv_export import CSVExportMixin
+from hanas_platform.filters import IdFilter
 
 from .. import selectors, services
 from ..models import Candidate, SearchRun
@@ -68,7 +69,7 @@ class SearchRunDetail(generics.RetrieveAPIView):
 
 
 class CandidateFilter(filters.FilterSet):
-    generation = filters.NumberFilter()
+    generation = IdFilter()
     on_front = filters.BooleanFilter()
     runnable = filters.BooleanFilter()
     min_accuracy = filters.NumberFilter(field_name="accuracy", lookup_expr="gte")

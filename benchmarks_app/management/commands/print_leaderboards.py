@@ -13,17 +13,27 @@ class Command(BaseCommand):
         parser.add_argument("--top", type=int, default=8)
         parser.add_argument("--circuit", action="append", default=[],
                             help="circuit names (default: ghz_8, qft_8, hqnn_8 when stored)")
+        parser.add_argument("--profile", help="execution profile NAME or NAME@vN for wallclock_s (default ibm-default)")
 
-    def handle(self, *args, metric, top, circuit, **options):
+    def handle(self, *args, metric, top, circuit, profile=None, **options):
+        from django.core.management.base import CommandError
+
         from cost_engine.quantum import MODEL_VERSION
+        from hanas_platform.api import InputError
+        from profiles_app import selectors as profile_selectors
 
+        try:
+            _, engine, _ = profile_selectors.resolve(None, profile, None, everyone=True)
+        except InputError as exc:
+            raise CommandError(str(exc)) from exc
         opts_hash = services.cost_options({}).options_hash()
         names = circuit or ["ghz_8", "qft_8", "hqnn_8"]
         for c in Circuit.objects.filter(name__in=names).order_by("name"):
-            board = selectors.backend_leaderboard(c, metric, opts_hash, MODEL_VERSION)
+            board = selectors.backend_leaderboard(c, metric, opts_hash, MODEL_VERSION, engine=engine)
             self.stdout.write(self.style.MIGRATE_HEADING(
                 f"Backends for {c.name} ({c.num_qubits} qubits), by {metric} "
-                f"({'higher' if board['higher_is_better'] else 'lower'} is better)"))
+                f"({'higher' if board['higher_is_better'] else 'lower'} is better; wall-clock with "
+                f"{engine.label})"))
             self.stdout.write(f"{'#':>3} {'backend':<20} {'family':<10} {'snapshot':<11} {metric:>14} "
                               f"{'t_eff_s':>11} {'log_esp':>9} {'swaps':>6}")
             for r in board["rows"][:top]:
