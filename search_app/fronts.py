@@ -11,8 +11,18 @@ from .models import Candidate, FrontSnapshot, SearchRun
 ROBUST_CHOICES = ("worst_rank",)
 
 
-def fronts_of(run: SearchRun):
-    return run.front_snapshots.select_related("job").order_by("snapshot_calibrated_at", "id")
+def fronts_of(run: SearchRun, user=None):
+    """The run's re-ranked fronts on the snapshots ``user`` may see (a front on a private or team upload is shown
+    to that snapshot's viewers only; ``user=None``: every front, for internal callers)."""
+    qs = run.front_snapshots.select_related("job", "run").order_by("snapshot_calibrated_at", "id")
+    return _visible(qs, user)
+
+
+def _visible(qs, user):
+    from benchmarks_app.selectors import ALL, snapshot_visibility_q
+
+    cond = snapshot_visibility_q(ALL if user is None else user, prefix="snapshot__")
+    return qs if cond is None else qs.filter(cond)
 
 
 def summary(front: FrontSnapshot) -> dict:
@@ -38,9 +48,9 @@ def own_summary(run: SearchRun) -> dict:
             "hypervolume": (run.hypervolume or [None])[-1]}
 
 
-def front_get(run: SearchRun, ref) -> FrontSnapshot:
+def front_get(run: SearchRun, ref, user=None) -> FrontSnapshot:
     """A front of ``run`` by snapshot id, or "latest" (the newest finished one of the run's own backend)."""
-    qs = fronts_of(run)
+    qs = fronts_of(run, user)
     if ref == "latest":
         front = (qs.filter(backend_name=run.backend_name, status=FrontSnapshot.Status.SUCCEEDED)
                  .order_by("-snapshot_calibrated_at", "-id").first())
@@ -93,7 +103,7 @@ def detail(front: FrontSnapshot, limit: int = 50) -> dict:
             "left_detail": [by_key[k] for k in front.left if k in by_key], "movers": movers}
 
 
-def robust_leaderboard(runs, *, since=None, until=None, limit: int = 20) -> list[dict]:
+def robust_leaderboard(runs, *, since=None, until=None, limit: int = 20, user=None) -> list[dict]:
     """Architectures ranked by their worst Pareto rank over the snapshots of their run's backend calibrated in
     [since, until] (the run's own snapshot included when in the window): an architecture that stays on the front
     whatever the drift ranks first. Ranks are within each run's candidates. Ties: higher accuracy, then lower
@@ -101,7 +111,8 @@ def robust_leaderboard(runs, *, since=None, until=None, limit: int = 20) -> list
     runs = {r.pk: r for r in runs.filter(status=SearchRun.Status.SUCCEEDED)}
     if not runs:
         return []
-    fronts = FrontSnapshot.objects.filter(run_id__in=list(runs), status=FrontSnapshot.Status.SUCCEEDED)
+    fronts = _visible(FrontSnapshot.objects.filter(run_id__in=list(runs), status=FrontSnapshot.Status.SUCCEEDED),
+                      user)
     if since is not None:
         fronts = fronts.filter(snapshot_calibrated_at__gte=since)
     if until is not None:

@@ -37,7 +37,7 @@ def search_detail(request, pk: int):
     return render(request, "search_app/search_detail.html", {
         "run": run,
         "progress": selectors.progress(run),
-        "drift": _drift_context(run),
+        "drift": _drift_context(run, request.user),
         "page_config": {
             "run": run.pk,
             "active_statuses": list(SearchRun.ACTIVE),
@@ -69,7 +69,7 @@ def _label(genome: dict) -> str:
             f"{g.get('entangler')}-{g.get('entangler_gate')} pre {pre} {g.get('head')}")
 
 
-def _drift_context(run: SearchRun) -> dict:
+def _drift_context(run: SearchRun, user) -> dict:
     """The run's front on its own snapshot and on the latest re-ranked snapshot of its backend, and the movers
     (search_app.fronts)."""
     from . import fronts
@@ -77,9 +77,9 @@ def _drift_context(run: SearchRun) -> dict:
     own = [{"label": _label(c.genome), "genome_key": c.genome_key, "accuracy": c.accuracy,
             "params_total": c.params_total, "c_total_s": c.c_total_s}
            for c in run.candidates.filter(on_front=True).order_by("c_total_s")]
-    all_fronts = [fronts.summary(f) for f in fronts.fronts_of(run)]
+    all_fronts = [fronts.summary(f) for f in fronts.fronts_of(run, user)]
     try:
-        latest = fronts.detail(fronts.front_get(run, "latest"), limit=20)
+        latest = fronts.detail(fronts.front_get(run, "latest", user), limit=20)
     except InputError:
         latest = None
     if latest is not None:

@@ -1,7 +1,7 @@
 """Writes of the drift re-ranking (issue 16, part 1): a finished run's candidates re-costed on another calibration
 snapshot, stored as a FrontSnapshot per (run, snapshot).
 
-- A new snapshot of a backend (ingest, upload, history) -> ``enqueue_for_snapshot`` (from the ingest hook, via a
+- A new public snapshot of a backend (ingest, upload, history) -> ``enqueue_for_snapshot`` (from the ingest hook, via a
   Celery task: the hook itself only enqueues) creates one queued FrontSnapshot + Job per finished run on that
   backend and dispatches ``tasks.rerank_front`` for each.
 - A run finishing after newer snapshots arrived -> ``enqueue_for_finished_run`` (the newest one).
@@ -44,6 +44,10 @@ def compile_cache():
 def widest_candidate(run: SearchRun) -> int:
     widths = [int((g or {}).get("n_qubits", 0)) for g in run.candidates.values_list("genome", flat=True)]
     return max(widths, default=0)
+
+
+def _public(snapshot) -> bool:
+    return snapshot.visibility == snapshot.Visibility.PUBLIC and not snapshot.hidden
 
 
 def _usable(snapshot) -> int:
@@ -89,8 +93,8 @@ def enqueue_for_snapshot(snapshot_id: int) -> list[int]:
     from benchmarks_app.models import CalibrationSnapshot
 
     snapshot = CalibrationSnapshot.objects.select_related("backend").filter(pk=snapshot_id).first()
-    if snapshot is None:
-        return []
+    if snapshot is None or not _public(snapshot):
+        return []  # a private or team upload, or a hidden snapshot, re-ranks only on its viewers' request
     runs = (SearchRun.objects.filter(status=SearchRun.Status.SUCCEEDED, backend_name=snapshot.backend.name)
             .exclude(snapshot_id=snapshot.pk).defer("checkpoint").order_by("pk"))
     made = []
@@ -111,7 +115,8 @@ def enqueue_for_finished_run(run_id: int) -> list[int]:
     run = SearchRun.objects.defer("checkpoint").filter(pk=run_id, status=SearchRun.Status.SUCCEEDED).first()
     if run is None or run.snapshot_calibrated_at is None:
         return []
-    newest = (CalibrationSnapshot.objects.select_related("backend").filter(backend__name=run.backend_name)
+    newest = (CalibrationSnapshot.objects.select_related("backend")
+              .filter(backend__name=run.backend_name, visibility=CalibrationSnapshot.Visibility.PUBLIC, hidden=False)
               .order_by("-calibrated_at", "-id").first())
     if newest is None or newest.pk == run.snapshot_id or newest.calibrated_at <= run.snapshot_calibrated_at:
         return []
@@ -145,7 +150,7 @@ def request_front(run: SearchRun, data, user) -> tuple[FrontSnapshot, bool]:
     which = data.get("snapshot", "latest")
     if not isinstance(which, (str, int)) or isinstance(which, bool):
         raise InputError("snapshot must be 'latest', an ISO date or a snapshot id", field="snapshot")
-    snapshot = bench_selectors.snapshot_for(backend, str(which))  # 404 naming the backend or snapshot
+    snapshot = bench_selectors.snapshot_for(backend, str(which), user=user)  # among those the user may see
     widest = widest_candidate(run)
     if widest > _usable(snapshot):
         raise InputError(f"run {run.pk} has candidates of {widest} qubits but {snapshot.backend.name} has "

@@ -209,6 +209,29 @@ def test_rest_fronts_movers_request_and_robust_board(transactional_db, workers, 
     own_day = run.snapshot_calibrated_at.date().isoformat()
     board = auth_client.get("/api/leaderboards/architectures/robust/", {"since": own_day, "until": own_day}).json()
     assert {x["worst_rank"] for x in board["architectures"]} == {0}
+    # a private upload: not re-ranked on ingest; re-ranked on its uploader's request, and that front is shown to
+    # the uploader only (the run itself is public)
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from search_app.models import FrontSnapshot, SearchRun
+
+    SearchRun.objects.filter(pk=run.pk).update(visibility="public")
+    private, _ = ingest_calibration(_drifted(cal, set(), days=3), source_kind="upload", uploader=user,
+                                    visibility="private")
+    assert not FrontSnapshot.objects.filter(run=run, snapshot=private).exists()
+    resp = auth_client.post(f"/api/searches/{run.pk}/fronts/", {"snapshot": private.pk}, format="json")
+    assert resp.status_code == 202, resp.content
+    _wait_front(run, private.pk)
+    mine = [f["snapshot"] for f in auth_client.get(f"/api/searches/{run.pk}/fronts/").json()["fronts"]]
+    assert private.pk in mine
+    bob = APIClient()
+    bob.force_authenticate(get_user_model().objects.create_user(username="bob", password="pw-bob-12345"))
+    theirs = [f["snapshot"] for f in bob.get(f"/api/searches/{run.pk}/fronts/").json()["fronts"]]
+    assert private.pk not in theirs and snap.pk in theirs
+    assert bob.get(f"/api/searches/{run.pk}/fronts/{private.pk}/").status_code == 404
+    assert bob.post(f"/api/searches/{run.pk}/fronts/", {"snapshot": private.pk}, format="json").status_code == 404
+
     assert auth_client.get("/api/leaderboards/architectures/", {"robust": "best"}).status_code == 400
     assert auth_client.get("/api/leaderboards/architectures/robust/", {"sinse": "2020-01-01"}).status_code == 400
 

@@ -220,7 +220,7 @@ class RunFronts(APIView):
 
         run = selectors.run_get(request.user, pk)
         return Response({"run": run.pk, "own": fronts.own_summary(run),
-                         "fronts": [fronts.summary(f) for f in fronts.fronts_of(run)]})
+                         "fronts": [fronts.summary(f) for f in fronts.fronts_of(run, request.user)]})
 
     @extend_schema(request=response_doc("FrontRequest", backend="backend name (default: the run's)",
                                         snapshot="'latest' (default), an ISO date or a snapshot id"),
@@ -234,7 +234,7 @@ class RunFronts(APIView):
 
         run = selectors.run_get(request.user, pk)
         front, created = rerank.request_front(run, request.data, request.user)
-        front = fronts.fronts_of(run).get(pk=front.pk)
+        front = fronts.fronts_of(run, None).get(pk=front.pk)
         body = {"front": fronts.summary(front), "job": str(front.job_id) if front.job_id else None}
         return Response(body, status=status.HTTP_202_ACCEPTED if created or front.status != "succeeded"
                         else status.HTTP_200_OK)
@@ -257,7 +257,7 @@ class RunFrontDetail(APIView):
             limit = int(raw)
         except ValueError:
             raise InputError("limit must be an integer", field="limit") from None
-        return Response(fronts.detail(fronts.front_get(run, ref), limit=min(max(limit, 0), 1000)))
+        return Response(fronts.detail(fronts.front_get(run, ref, request.user), limit=min(max(limit, 0), 1000)))
 
 
 class RobustArchitectureLeaderboard(APIView):
@@ -301,7 +301,8 @@ def robust_board(request) -> dict:
         runs = runs.filter(dataset=q["dataset"])
     if q.get("backend"):
         runs = runs.filter(backend_name=q["backend"])
-    board = fronts.robust_leaderboard(runs, since=since, until=until, limit=min(max(limit, 1), 500))
+    board = fronts.robust_leaderboard(runs, since=since, until=until, limit=min(max(limit, 1), 500),
+                                      user=request.user)
     return {"robust": robust, "since": since, "until": until, "architectures": board}
 
 
