@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Database benchmarks on a throwaway PostgreSQL + Redis (started here, stopped on exit).
+# Database benchmarks and the served load test (bench_load.py) on a throwaway PostgreSQL + Redis (started here, stopped on exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -7,3 +7,4 @@ install_services_if_missing
 trap stop_services EXIT INT TERM
 start_services
 .venv/bin/python benchmarks/bench_db.py
+.venv/bin/python benchmarks/bench_load.py

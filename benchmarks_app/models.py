@@ -26,6 +26,9 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True,
+                                         help_text="when its task was last queued (the stale-work sweep re-queues)")
+    dispatch_count = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

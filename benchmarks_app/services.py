@@ -4,13 +4,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import datetime as dt
 import logging
 import os
 import socket
 import traceback
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from cost_engine.errors import CalibrationDataError, CostEngineError
@@ -71,6 +73,65 @@ def job_fail(job: Job, *, error: BaseException | str) -> Job:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "finished_at"])
     return job
+
+
+# The task that runs each kind of Job (the stale-work sweep re-queues by kind).
+# job kind -> the Celery task (dotted path) that runs it: what dispatch and the stale-work sweep queue
+JOB_TASKS = {"estimate": "benchmarks_app.tasks.estimate_job", "cost-trend": "benchmarks_app.tasks.estimate_many_job",
+             "fit-execution-profile": "profiles_app.tasks.fit_profile_job"}
+
+
+def job_dispatch(job: Job, *, fail_on_error: bool = True) -> Job:
+    """Queue the job's task. The broker unreachable: the job is marked failed with the reason (unless
+    ``fail_on_error`` is False: the sweep leaves it queued for its next pass) and
+    :class:`hanas_platform.dispatch.BrokerUnavailable` (HTTP 503) propagates."""
+    from django.utils.module_loading import import_string
+
+    from hanas_platform.dispatch import BrokerUnavailable, send
+
+    task = import_string(JOB_TASKS[job.kind])
+    Job.objects.filter(pk=job.pk).update(dispatched_at=timezone.now(), dispatch_count=F("dispatch_count") + 1)
+    try:
+        result = send(task, (str(job.pk),), what=f"{job.kind} job {job.pk}")
+    except BrokerUnavailable as exc:
+        if fail_on_error:
+            job_fail(job, error=str(exc))
+        raise
+    if not settings.CELERY_TASK_ALWAYS_EAGER and getattr(result, "id", None):
+        Job.objects.filter(pk=job.pk).update(celery_task_id=result.id)
+    job.refresh_from_db()
+    return job
+
+
+def jobs_sweep(*, now=None) -> dict:
+    """Queued jobs whose message was lost (broker restarted, local queue file lost, worker killed): re-queue
+    those not started within HANAS_STALE_QUEUED_SECONDS of their last dispatch (doubling after each re-queue, so a
+    long backlog does not pile up duplicate messages); fail those still queued after
+    HANAS_QUEUED_MAX_SECONDS, or of a kind no task runs. A re-queued job that did start meanwhile is skipped by
+    its task (estimate tasks check the status first)."""
+    from hanas_platform.dispatch import BrokerUnavailable
+
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.HANAS_STALE_QUEUED_SECONDS)
+    oldest = now - dt.timedelta(seconds=settings.HANAS_QUEUED_MAX_SECONDS)
+    out = {"requeued": [], "failed": []}
+    for job in Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=stale).order_by("created_at")[:500]:
+        if job.created_at < oldest or job.kind not in JOB_TASKS:
+            job_fail(job, error=(f"never started: still queued {settings.HANAS_QUEUED_MAX_SECONDS:.0f} s after it "
+                                 f"was created (is a Celery worker running?); re-queued {job.dispatch_count - 1} times")
+                     if job.kind in JOB_TASKS else f"no task runs jobs of kind {job.kind!r}")
+            out["failed"].append(str(job.pk))
+            continue
+        # backoff: a job behind a long backlog (not lost) is queued again after 1x, 2x, 4x ... the stale age
+        wait = dt.timedelta(seconds=settings.HANAS_STALE_QUEUED_SECONDS * 2 ** max(job.dispatch_count - 1, 0))
+        if (job.dispatched_at or job.created_at) > now - wait:
+            continue
+        try:
+            job_dispatch(job, fail_on_error=False)
+        except BrokerUnavailable:
+            break  # the broker is down: this job and the others wait for the next sweep
+        out["requeued"].append(str(job.pk))
+    return out
 
 
 # --- worker heartbeat -----------------------------------------------------------------------------
@@ -561,7 +622,11 @@ def estimate_get_or_create(circuit, snapshot, options):
     if refused:
         raise EstimateRefused(refused)
     lock_key = hashlib.sha256(f"{circuit.pk}:{snapshot.pk}:{opts_hash}:{MODEL_VERSION}".encode()).hexdigest()
-    with transaction.atomic():
+    # PostgreSQL: identical concurrent questions wait on an advisory lock and compute once. SQLite (BEGIN
+    # IMMEDIATE, one writer at a time): no transaction around the compilation, which would hold the database's
+    # only write lock for its whole duration and stall every other writer; a rare duplicate computation ends
+    # in the IntegrityError branch below.
+    with transaction.atomic() if connection.vendor == "postgresql" else contextlib.nullcontext():
         _estimate_lock(lock_key)
         found = CostEstimate.objects.filter(**lookup).first()
         if found:

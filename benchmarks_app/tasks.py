@@ -50,6 +50,8 @@ def estimate_job(job_id: str) -> None:
     from .models import CalibrationSnapshot, Circuit
 
     job = selectors.job_get(job_id)
+    if job.status in (job.Status.SUCCEEDED, job.Status.FAILED):
+        return  # re-queued by the sweep after it ran (or failed) already
     services.job_start(job, total=1, message="compiling and scoring")
     try:
         p = job.params
@@ -77,6 +79,8 @@ def estimate_many_job(job_id: str) -> None:
     from .models import CalibrationSnapshot, Circuit
 
     job = selectors.job_get(job_id)
+    if job.status in (job.Status.SUCCEEDED, job.Status.FAILED):
+        return  # re-queued by the sweep after it ran (or failed) already
     p = job.params
     services.job_start(job, total=len(p["snapshots"]), message="computing missing estimates")
     try:
@@ -104,3 +108,12 @@ def recost_reference_suite(snapshot_id) -> dict:
     if not snapshot_id:
         return {}
     return services.recost_reference_suite(int(snapshot_id))
+
+
+@shared_task(name="benchmarks_app.sweep_stale_work")
+def sweep_stale_work() -> dict:
+    """Periodic (beat, every HANAS_SWEEP_INTERVAL_SECONDS): re-queue or fail jobs and search runs whose task
+    message was lost, so nothing stays queued forever after a broker outage or a lost worker."""
+    from search_app import services as search_services
+
+    return {"jobs": services.jobs_sweep(), "searches": search_services.runs_sweep()}

@@ -5,7 +5,12 @@ import sys
 from celery import Celery
 from celery.signals import worker_process_init
 
+from hanas_platform.native import preload
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hanas_platform.settings")
+# Worker and beat: qiskit's compiled modules on the main thread first (threads crash on them otherwise);
+# prefork pool children inherit them.
+preload()
 
 app = Celery("hanas_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")

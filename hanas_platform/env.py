@@ -53,3 +53,30 @@ def parse_database_url(url: str) -> dict:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:",
                 "OPTIONS": {"timeout": 30}}
     raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported (use postgres:// or sqlite:///)")
+
+
+def deployment_secret_key(path) -> str:
+    """The embedded default's SECRET_KEY: generated once (secrets.token_urlsafe) into ``path`` with mode 0600
+    and read from there afterwards. Concurrent first starts agree on one key: each writes a private temporary
+    file and hard-links it to ``path``; only the first link succeeds."""
+    import secrets
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(50) + "\n")
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ValueError(f"{path} holds no usable secret key (delete it to generate a new one)")
+    return key

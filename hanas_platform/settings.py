@@ -1,6 +1,7 @@
 """Django settings, all read from the environment.
 
-Embedded default (nothing set): an SQLite file under ``var/`` and Celery tasks executed eagerly in-process.
+Embedded default (nothing set): an SQLite file under ``var/``; ``make run`` (scripts/serve.sh) adds a local queue in
+files (``CELERY_BROKER_URL=filesystem://``) and one local worker; with no broker at all tasks run eagerly in-process.
 Team deployment: set ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` (Redis) and run workers.
 """
 from __future__ import annotations
@@ -11,19 +12,19 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_list, parse_database_url
+from .env import deployment_secret_key, env_bool, env_list, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HANAS_VAR_DIR", BASE_DIR / "var"))
 
 DEBUG = env_bool("DEBUG", False)
 
-_DEV_SECRET = "insecure-dev-key-only-for-local-debug-runs"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if DEBUG or not os.environ.get("DATABASE_URL"):
-        # Embedded default on one machine (or DEBUG): a fixed development key is acceptable.
-        SECRET_KEY = _DEV_SECRET
+        # Embedded default on one machine (or DEBUG): a random key generated once per deployment and kept in
+        # HANAS_VAR_DIR/secret_key (mode 0600), never a key published in the source.
+        SECRET_KEY = deployment_secret_key(VAR_DIR / "secret_key")
     else:
         raise ImproperlyConfigured("SECRET_KEY must be set when running against DATABASE_URL with DEBUG off")
 
@@ -93,22 +94,62 @@ if DATABASE_URL:
     DATABASES = {"default": parse_database_url(DATABASE_URL)}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Several processes write (web workers, the local Celery worker): WAL lets readers run beside the writer;
+    # BEGIN IMMEDIATE takes the write lock when a transaction starts, so a waiting writer sleeps in the busy
+    # timeout instead of failing at once with "database is locked" (a deferred transaction that upgrades its
+    # read lock to a write lock cannot wait); synchronous=NORMAL is the safe setting for WAL.
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "hanas.sqlite3"),
-                             "OPTIONS": {"timeout": 30}}}
+                             "OPTIONS": {"timeout": float(os.environ.get("HANAS_SQLITE_TIMEOUT", "30")),
+                                         "transaction_mode": "IMMEDIATE",
+                                         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"}}}
 EMBEDDED_DATABASE = not DATABASE_URL
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
-CELERY_EAGER = not CELERY_BROKER_URL
+# CELERY_BROKER_URL=filesystem:// is the local queue `make run` uses on the embedded default: message files under
+# HANAS_VAR_DIR/broker, no server; one local worker (scripts/serve.sh) consumes them. Unset: tasks run eagerly
+# in the calling process (tests, one-off commands); CELERY_TASK_ALWAYS_EAGER=1 forces that with any broker.
+CELERY_LOCAL_BROKER = CELERY_BROKER_URL.startswith("filesystem:")
+CELERY_EAGER = not CELERY_BROKER_URL or env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis: an unacknowledged task (its worker was killed) is redelivered after this many seconds. It must
+    # exceed the longest task and countdown (estimates, one candidate's training, the 30 s search watchdog);
+    # 3600 s stalled a search up to an hour after a worker SIGKILL (issue 17). Redelivered tasks are idempotent.
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300")),
+    # Publishing while the broker is down: give up after ~2 s (the API answers 503, the job is marked failed)
+    # instead of blocking the request ~20 s.
+    "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2")),
+    "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "10")),
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+# Work queued from requests is published with ignore_result (hanas_platform.dispatch.send): its outcome is a
+# database row, and a POST then does not subscribe to the result store (with Redis down that retried 20 x 1 s
+# before failing). Reconnecting to the result store is bounded too.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 2, "interval_start": 0,
+                                                            "interval_step": 0.5, "interval_max": 1}}
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2"))
+# Workers keep retrying the broker forever (they must come back after an outage).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+if CELERY_LOCAL_BROKER:
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "control"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"), "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"), "polling_interval": 0.2}
+    CELERY_BROKER_TRANSPORT = "hanas_platform.fsbroker:Transport"  # kombu's, with atomic message writes
 if CELERY_EAGER:
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
     CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "cache+memory://")
 else:
     CELERY_TASK_ALWAYS_EAGER = False
-    CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+    # The platform keeps every result in the database (Job / SearchRun rows); the local queue has no result store.
+    CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND",
+                                           None if CELERY_LOCAL_BROKER else CELERY_BROKER_URL)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -117,7 +158,6 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 
@@ -240,6 +280,14 @@ HANAS_SYNC_ESTIMATE_MAX_WORK = int(os.environ.get("HANAS_SYNC_ESTIMATE_MAX_WORK"
 HANAS_SYNC_TREND_MAX_MISSING = int(os.environ.get("HANAS_SYNC_TREND_MAX_MISSING", "5"))
 # Profile fits over REST with more observed jobs than this answer 202 and run on a worker (profiles_app)
 HANAS_SYNC_FIT_MAX_ROWS = int(os.environ.get("HANAS_SYNC_FIT_MAX_ROWS", "200"))
+
+# Stale-work sweep (benchmarks_app.sweep_stale_work, run by beat every HANAS_SWEEP_INTERVAL_SECONDS; seeded in the
+# beat schedule by a migration): a Job or SearchRun untouched this long after its task was queued is queued
+# again (its message was lost: broker restarted, worker killed on the local queue); still queued after
+# HANAS_QUEUED_MAX_SECONDS it fails with a clear error.
+HANAS_SWEEP_INTERVAL_SECONDS = int(os.environ.get("HANAS_SWEEP_INTERVAL_SECONDS", "60"))
+HANAS_STALE_QUEUED_SECONDS = float(os.environ.get("HANAS_STALE_QUEUED_SECONDS", "120"))
+HANAS_QUEUED_MAX_SECONDS = float(os.environ.get("HANAS_QUEUED_MAX_SECONDS", str(6 * 3600)))
 
 # Drift watch webhooks (drift_app): exponential backoff base and cap, attempts, and the POST timeout.
 HANAS_WEBHOOK_BACKOFF_S = float(os.environ.get("HANAS_WEBHOOK_BACKOFF_S", "30"))

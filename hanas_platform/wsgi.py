@@ -4,7 +4,11 @@ import os
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
+from hanas_platform.native import preload
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hanas_platform.settings")
+# qiskit's compiled modules on the main thread before any request thread imports them (they crash otherwise).
+preload()
 application = get_wsgi_application()
 
 # Load every view now rather than on the first request, then move what start-up built (~110,000 objects that

@@ -12,7 +12,7 @@ def fit_profile_job(job_id: str) -> None:
     from . import services
 
     job = bench_selectors.job_get(job_id)
-    if job.status == job.Status.SUCCEEDED:  # redelivered after it finished: nothing to do
+    if job.status in (job.Status.SUCCEEDED, job.Status.FAILED):  # redelivered or re-queued after it ran
         return
     jobs.job_start(job, total=len(job.params["rows"]), message="compiling the observed jobs' circuits")
     try:

@@ -16,6 +16,7 @@ import logging
 import math
 import threading
 import time
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
@@ -150,10 +151,45 @@ def _check_dataset(cfg: SearchConfig) -> None:
         raise InputError(str(exc), field="config.dataset") from exc
 
 
-def search_dispatch(run_id: int) -> None:
+def search_dispatch(run_id: int, *, fail_on_error: bool = True) -> None:
+    """Queue the run's first step. The broker unreachable: the run is marked failed with the reason (unless
+    ``fail_on_error`` is False, as in the sweep) and BrokerUnavailable (HTTP 503) propagates."""
+    from hanas_platform.dispatch import BrokerUnavailable, send
+
     from . import tasks
 
-    tasks.advance_search.delay(run_id)
+    try:
+        send(tasks.advance_search, (run_id,), what=f"search run {run_id}")
+    except BrokerUnavailable as exc:
+        if fail_on_error:
+            SearchRun.objects.filter(pk=run_id, status__in=SearchRun.ACTIVE).update(
+                status=SearchRun.Status.FAILED, error=str(exc)[:5000], finished_at=timezone.now())
+        raise
+
+
+def runs_sweep(*, now=None) -> dict:
+    """Active runs nothing has touched for HANAS_STALE_QUEUED_SECONDS (their message was lost: broker outage,
+    lost local queue, killed worker) get their step re-queued (``advance`` is idempotent under the run's row
+    lock and re-dispatches missing evaluations); runs still queued after HANAS_QUEUED_MAX_SECONDS fail."""
+    from hanas_platform.dispatch import BrokerUnavailable
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.HANAS_STALE_QUEUED_SECONDS)
+    oldest = now - timedelta(seconds=settings.HANAS_QUEUED_MAX_SECONDS)
+    out = {"requeued": [], "failed": []}
+    for run in SearchRun.objects.filter(status__in=SearchRun.ACTIVE, updated_at__lt=stale).order_by("created_at")[:200]:
+        if run.status == SearchRun.Status.QUEUED and run.created_at < oldest:
+            search_fail(run.pk, RuntimeError(f"never started: still queued {settings.HANAS_QUEUED_MAX_SECONDS:.0f} s "
+                                             "after it was created (is a Celery worker running?)"))
+            out["failed"].append(run.pk)
+            continue
+        try:
+            search_dispatch(run.pk, fail_on_error=False)
+        except BrokerUnavailable:
+            break
+        SearchRun.objects.filter(pk=run.pk).update(updated_at=now)  # the next sweep waits again
+        out["requeued"].append(run.pk)
+    return out
 
 
 def search_cancel(run: SearchRun, user) -> SearchRun:

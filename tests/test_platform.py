@@ -64,17 +64,20 @@ def test_embedded_default_is_sqlite_and_eager(tmp_path):
 
 @pytest.mark.smoke
 def test_web_process_starts_without_torch(tmp_path):
-    """The WSGI start-up loads every view (genomes, search configs, cost options) but not torch, qiskit or
-    scikit-learn: those load in workers when a candidate is trained or a circuit compiled."""
+    """The WSGI start-up loads every view (genomes, search configs, cost options) and qiskit's compiled modules
+    (on the main thread: request threads crash on a first import, issue 17), but not torch or scikit-learn:
+    those load in workers when a candidate is trained."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG"}}
     env.update(HANAS_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="hanas_platform.settings")
     code = ("import gc, json, sys; import hanas_platform.wsgi;"
-            "print(json.dumps({'heavy': sorted(m for m in ('torch', 'qiskit', 'sklearn') if m in sys.modules),"
+            "print(json.dumps({'heavy': sorted(m for m in ('torch', 'sklearn') if m in sys.modules),"
+            "'qiskit': 'qiskit._accelerate' in sys.modules and 'qiskit.qasm3' in sys.modules,"
             "'frozen': gc.get_freeze_count()}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["heavy"] == []
+    assert got["qiskit"] is True
     assert got["frozen"] > 10_000  # start-up objects are out of the cycle collector's full passes
 
 

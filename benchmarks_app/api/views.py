@@ -457,14 +457,13 @@ class EstimateListCreate(CSVExportMixin, generics.ListCreateAPIView):
         return response
 
     @extend_schema(request=EstimateRequestSerializer,
-                   responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT})
+                   responses={200: CostEstimateSerializer, 201: CostEstimateSerializer, 202: OpenApiTypes.OBJECT,
+                              503: OpenApiTypes.OBJECT})
     def post(self, request, *args, **kwargs):
         with services.circuits_discarded_on_error():  # a failed estimate leaves no new circuit behind
             return self._estimate(request)
 
     def _estimate(self, request):
-        from .. import tasks
-
         ser = EstimateRequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
@@ -486,7 +485,7 @@ class EstimateListCreate(CSVExportMixin, generics.ListCreateAPIView):
             job = services.job_create(kind="estimate", owner=request.user, total=1, params={
                 "circuit": circuit.pk, "snapshot": snapshot.pk, "options": options.to_dict(),
                 "profile": prof_row.pk if prof_row else None, "n_circuits": n_circuits})
-            tasks.estimate_job.delay(str(job.pk))
+            services.job_dispatch(job)  # broker down: the job is marked failed, 503 naming the cause
             url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
             return Response({"job": str(job.pk), "status_url": url, "status": "queued",
                              "execution_profile": profile_selectors().describe(prof_row, engine, prof_notes)},
@@ -604,8 +603,6 @@ class CostTrend(CSVExportMixin, APIView):
         *SINCE_UNTIL, *_option_params(), *PROFILE_PARAMS],
         responses={200: COST_TREND_DOC, 202: COST_TREND_DOC})
     def get(self, request, pk):
-        from .. import tasks
-
         q = request.query_params
         circuit = selectors.circuit_get(pk)
         if not q.get("backend"):
@@ -634,7 +631,7 @@ class CostTrend(CSVExportMixin, APIView):
         elif missing:
             job = services.job_create(kind="cost-trend", owner=request.user, total=len(missing), params={
                 "circuit": circuit.pk, "snapshots": [s.pk for s in missing], "options": options.to_dict()})
-            tasks.estimate_many_job.delay(str(job.pk))
+            services.job_dispatch(job)
             job_url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
         if metric == "wallclock_s":  # under the profile, from each estimate's stored terms
             profile_selectors().apply_to_estimates(list(ests.values()), engine, n_circuits)

@@ -165,7 +165,7 @@ class ProfileFit(APIView):
 
             job = jobs.job_create(kind="fit-execution-profile", owner=request.user, total=len(prepared),
                                   params=params)
-            tasks.fit_profile_job.delay(str(job.pk))
+            jobs.job_dispatch(job)  # broker down: the job is marked failed, 503 naming the cause
             url = request.build_absolute_uri(reverse("job-detail", args=[job.pk]))
             return Response({"job": str(job.pk), "status_url": url, "status": "queued", "rows": len(prepared)},
                             status=status.HTTP_202_ACCEPTED, headers={"Location": url})

@@ -52,7 +52,7 @@ class SearchRunListCreate(generics.ListCreateAPIView):
     def get_serializer_class(self):
         return SearchRunCreateSerializer if self.request.method == "POST" else SearchRunSerializer
 
-    @extend_schema(request=SearchRunCreateSerializer, responses={201: SearchRunSerializer})
+    @extend_schema(request=SearchRunCreateSerializer, responses={201: SearchRunSerializer, 503: OpenApiTypes.OBJECT})
     def post(self, request, *args, **kwargs):
         ser = SearchRunCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('benchmarks_app', '0005_estimate_refusal'),
+        ('benchmarks_app', '0007_periodic_stale_work_sweep'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
