@@ -82,9 +82,18 @@ def _create(run: SearchRun, snapshot, trigger: str, owner=None) -> tuple[FrontSn
 
 
 def _dispatch(front_id: int) -> None:
-    from . import tasks
+    """Queue the front's job (benchmarks_app.services.job_dispatch: the stale-work sweep re-queues it if its
+    message is lost). The broker unreachable: the job and the front are marked failed and BrokerUnavailable (503)
+    propagates; asking again (or the next snapshot) retries a failed front."""
+    from benchmarks_app import services as bench
+    from hanas_platform.dispatch import BrokerUnavailable
 
-    tasks.rerank_front.delay(front_id)
+    front = FrontSnapshot.objects.select_related("job").get(pk=front_id)
+    try:
+        bench.job_dispatch(front.job)
+    except BrokerUnavailable as exc:
+        fail_front(front_id, exc)
+        raise
 
 
 def enqueue_for_snapshot(snapshot_id: int) -> list[int]:

@@ -76,7 +76,26 @@ def rerank_finished_run(run_id: int) -> list:
     return rerank.enqueue_for_finished_run(int(run_id))
 
 
-@shared_task(name="search_app.rerank_front", acks_late=True)
+@shared_task(name="search_app.rerank_front_job", acks_late=True)
+def rerank_front_job(job_id: str) -> dict:
+    """The Job of one front (kind "search_front", benchmarks_app.services.JOB_TASKS): re-cost the run's candidates
+    on the snapshot in batches; progress and result go to the Job."""
+    from benchmarks_app import selectors as bench_selectors
+
+    from .models import FrontSnapshot
+
+    job = bench_selectors.job_get(job_id)
+    if job.status in (job.Status.SUCCEEDED, job.Status.FAILED):
+        return {}  # re-queued by the sweep after it ran (or failed) already
+    front = FrontSnapshot.objects.filter(pk=(job.params or {}).get("front")).first()
+    if front is None:
+        from benchmarks_app import services as bench
+
+        bench.job_fail(job, error=f"front {(job.params or {}).get('front')} no longer exists")
+        return {}
+    return rerank_front(front.pk)
+
+
 def rerank_front(front_id: int) -> dict:
     """Re-cost one run's candidates on one snapshot in batches; progress and result go to the front's Job."""
     from benchmarks_app import services as bench

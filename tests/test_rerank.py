@@ -284,3 +284,36 @@ def test_front_reranked_on_drift_with_real_workers(user, real_worker):
     _assert_left(front, a, d)
     assert front.job.status == "succeeded" and front.job.progress_current == front.job.progress_total == 2
     assert math.isfinite(front.compute_seconds)
+
+
+def test_lost_front_job_is_requeued_by_the_stale_work_sweep(transactional_db, eager, user):
+    """A front whose job message was lost (queued, never started) is re-queued by the stale-work sweep like every
+    other job kind (JOB_TASKS["search_front"]), not failed as a kind no task runs."""
+    import datetime as _dt
+
+    from django.utils import timezone
+
+    from benchmarks_app import services as bench
+    from benchmarks_app.services import ingest_calibration
+    from cost_engine.calibration import load_fake_calibration
+    from search_app.models import FrontSnapshot
+    from search_app.rerank import JOB_KIND
+
+    cal = load_fake_calibration("sherbrooke")
+    ingest_calibration(cal)
+    run, a, d = _finished_run(user)
+    hooks = list(bench.SNAPSHOT_CREATED_HOOKS)
+    bench.SNAPSHOT_CREATED_HOOKS[:] = []  # ingest without the hook: the front's message "never arrives"
+    try:
+        snap, _ = ingest_calibration(_drifted(cal, set(d.quantum_report["physical_qubits"])))
+    finally:
+        bench.SNAPSHOT_CREATED_HOOKS[:] = hooks
+    job = bench.job_create(kind=JOB_KIND, total=2, params={"run": run.pk, "snapshot": snap.pk})
+    front = FrontSnapshot.objects.create(run=run, snapshot=snap, backend_name=snap.backend.name,
+                                         snapshot_calibrated_at=snap.calibrated_at, job=job, n_candidates=2)
+    job.params = {**job.params, "front": front.pk}
+    job.save(update_fields=["params"])
+    out = bench.jobs_sweep(now=timezone.now() + _dt.timedelta(hours=1))
+    assert str(job.pk) in out["requeued"] and str(job.pk) not in out["failed"]
+    front.refresh_from_db()
+    _assert_left(front, a, d)
