@@ -179,6 +179,24 @@ def snapshot_get(backend: Backend, snapshot_id) -> CalibrationSnapshot:
         raise InputError(f"{backend.name} has no snapshot {snapshot_id}", field="snapshot", status_code=404) from None
 
 
+def snapshot_or_bundled(backend_name: str, when="latest"):
+    """(the stored snapshot or None, its Calibration): before a backend is ingested, "latest" falls back to the
+    device's real snapshot bundled with qiskit-ibm-runtime (what estimate_cost and profile fits cost on)."""
+    from cost_engine.calibration import load_fake_calibration
+    from cost_engine.errors import CostEngineError
+
+    try:
+        snap = snapshot_for(backend_name, when)
+    except InputError as stored_error:
+        if when not in (None, "", "latest"):
+            raise
+        try:
+            return None, load_fake_calibration(backend_name)
+        except CostEngineError:
+            raise stored_error from None
+    return snap, None
+
+
 def snapshot_for(backend_name: str, when="latest", user=ALL) -> CalibrationSnapshot:
     """The snapshot of ``backend_name`` valid at ``when``: "latest", a snapshot id, or the newest calibrated at
     or before an ISO date/date-time (among the snapshots ``user`` may see)."""

@@ -19,13 +19,36 @@ from .options import CostOptions
 _SKIP = {"barrier", "delay"}
 
 
+def delay_key(operation, dt_s: float | None) -> str:
+    """A delay as a timed operation: ``delay:<seconds>`` (its duration is in the name, it has no error)."""
+    unit = getattr(operation, "unit", "dt")
+    value = float(operation.params[0]) if operation.params else 0.0
+    scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12}.get(unit)
+    if scale is None:
+        if unit != "dt" or not dt_s:
+            raise ConfigError(f"a delay in {unit!r} cannot be timed on this device (dt unknown)", field="circuit")
+        scale = dt_s
+    return f"delay:{value * scale!r}"
+
+
 def circuit_hash(qc) -> str:
-    """Structural hash of a circuit: every instruction's name, qubit/clbit indices and parameters."""
+    """Structural hash of a circuit: every instruction's name, qubit/clbit indices and parameters; a delay's
+    unit; the definition (hashed the same way) of an operation that is not one of qiskit's standard gates, so
+    two custom gates of one name but different bodies differ."""
+    from qiskit.circuit.library import get_standard_gate_name_mapping
+
+    standard = get_standard_gate_name_mapping()
     qidx = {q: i for i, q in enumerate(qc.qubits)}
     cidx = {c: i for i, c in enumerate(qc.clbits)}
     parts = [f"{qc.num_qubits}:{qc.num_clbits}"]
     for inst in qc.data:
-        parts.append(f"{inst.name}{inst.params!r}{[qidx[q] for q in inst.qubits]}{[cidx[c] for c in inst.clbits]}")
+        part = f"{inst.name}{inst.params!r}{[qidx[q] for q in inst.qubits]}{[cidx[c] for c in inst.clbits]}"
+        if inst.name == "delay":
+            part += f"[{inst.operation.unit}]"
+        elif inst.name not in standard and inst.name not in ("measure", "reset", "barrier"):
+            definition = getattr(inst.operation, "definition", None)
+            part += "{" + (circuit_hash(definition) if definition is not None else "opaque") + "}"
+        parts.append(part)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -179,19 +202,21 @@ def _two_qubit_names_pass():
     from qiskit.transpiler.basepasses import AnalysisPass
 
     class TwoQubitNames(AnalysisPass):
-        """Stores {name: count} of the two-qubit operations before routing (``hanas_2q_names``)."""
+        """Stores {name: count} of the standard two-qubit operations before routing (``hanas_2q_names``) and
+        the definitions of the other multi-qubit operations (``hanas_2q_custom``), to count in native gates."""
 
         def run(self, dag):
-            names = {}
+            names, custom = {}, []
             for name, count in dag.count_ops(recurse=False).items():
+                if name in _SKIP:
+                    continue
                 arity = _arity(name)
-                if arity == 2 and name not in _SKIP:
+                if arity == 2:
                     names[name] = count
                 elif arity is None:
-                    n = sum(1 for node in dag.op_nodes() if node.name == name and len(node.qargs) == 2)
-                    if n:
-                        names[name] = n
+                    custom.extend(node.op for node in dag.op_nodes() if node.name == name and len(node.qargs) >= 2)
             self.property_set["hanas_2q_names"] = names
+            self.property_set["hanas_2q_custom"] = custom
 
     return TwoQubitNames()
 
@@ -311,7 +336,8 @@ def _compile(qc, calibration: Calibration, options: CostOptions) -> CompiledCirc
     except Exception as exc:  # the transpiler's own message names the problem (e.g. no route)
         raise CircuitTooLargeError(f"cannot compile for {calibration.backend_name}: {exc}", field="circuit") from exc
     props = pm.property_set
-    common = {"n_2q_logical": _native_2q_count(props.get("hanas_2q_names") or {}, calibration),
+    common = {"n_2q_logical": _native_2q_count(props.get("hanas_2q_names") or {}, calibration)
+              + sum(_native_2q_of_operation(op, calibration) for op in props.get("hanas_2q_custom") or ()),
               "n_swaps": max(int(props.get("hanas_swaps_routed", 0)) - int(props.get("hanas_swaps_logical", 0)), 0),
               "num_qubits_logical": qc.num_qubits, "layout": options.layout}
     from . import direction_repair
@@ -319,9 +345,9 @@ def _compile(qc, calibration: Calibration, options: CostOptions) -> CompiledCirc
     # one pass over the compiled circuit: its gap model (two-qubit gates and the single-qubit runs between
     # them) gives the scoring data and, later, cheap direction repairs; the generic digest where it does not
     # apply (operations on three or more qubits, classical bits reused)
-    model = direction_repair.gap_model(compiled)
+    model = direction_repair.gap_model(compiled, dt_s=calibration.dt_s)
     if model is None:
-        out = _digest(compiled, **common)
+        out = _digest(compiled, dt_s=calibration.dt_s, **common)
     else:
         out = _from_parts(direction_repair.repair(model, frozenset(), calibration.basis_gates), source=compiled,
                           **common)
@@ -331,7 +357,9 @@ def _compile(qc, calibration: Calibration, options: CostOptions) -> CompiledCirc
 
 def _from_parts(parts: dict, **fields) -> CompiledCircuit:
     """A CompiledCircuit from direction_repair's scoring data, with its depths."""
-    weights_1 = np.bincount(parts["chain_of"], minlength=len(parts["chain_preds"])).tolist()
+    gate = np.asarray([not k[0].startswith("delay") for k in parts["keys"]], dtype=np.float64)
+    weights_1 = np.bincount(parts["chain_of"], weights=gate[parts["op_key"]] if len(parts["op_key"]) else None,
+                            minlength=len(parts["chain_preds"])).tolist()
     two_qubit = np.asarray([len(k[1]) == 2 for k in parts["keys"]], dtype=np.float64)
     weights_2 = np.bincount(parts["chain_of"], weights=two_qubit[parts["op_key"]] if len(parts["op_key"]) else None,
                             minlength=len(parts["chain_preds"])).tolist()
@@ -360,16 +388,23 @@ def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions
     # gates (it depends on which gates are reversed, not on where they sit), in the structure compile's labels
     repaired = base.extras.get(("repaired", flipped))
     if repaired is None:
-        repaired = base.extras[("repaired", flipped)] = _repair(base, inter, flipped, calibration)
+        repairs = [k for k in base.extras if isinstance(k, tuple) and k and k[0] == "repaired"]
+        if len(repairs) >= 64:  # bounded: the oldest pattern goes
+            base.extras.pop(repairs[0], None)
+        repaired = base.extras[("repaired", flipped)] = _repair(base, inter, flipped, calibration,
+                                                                optimize_1q=options.optimization_level >= 1)
     keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in repaired.keys)
     return dataclasses.replace(repaired, keys=keys, physical_qubits=tuple(sorted({q for _, qs in keys for q in qs})),
                                source=(repaired.extras["circuit_factory"], perm), layout="calibrated", extras={})
 
 
-def _repair(base: CompiledCircuit, inter, flipped: tuple, calibration: Calibration) -> CompiledCircuit:
+def _repair(base: CompiledCircuit, inter, flipped: tuple, calibration: Calibration,
+            optimize_1q: bool = True) -> CompiledCircuit:
     """The structure-compiled circuit with the two-qubit gates of ``flipped`` (local labels of ``inter.used``)
     reversed and repaired as qiskit's translation stage would (cost_engine.direction_repair), in the structure
-    compile's physical labels; the repaired qiskit circuit itself is only built when asked for."""
+    compile's physical labels; the repaired qiskit circuit itself is only built when asked for. With
+    ``optimize_1q`` (optimisation level 1 and up) the single-qubit runs the repair touched are re-synthesised
+    as level 1's Optimize1qGatesDecomposition does; level 0 leaves them as translated."""
     from . import direction_repair, placement
 
     used = inter.used
@@ -378,16 +413,17 @@ def _repair(base: CompiledCircuit, inter, flipped: tuple, calibration: Calibrati
                   for name, a, b, _ in inter.two_q]
 
     def circuit_factory():
-        return placement.repair_directions(base.circuit, directions, calibration.basis_gates)
+        return placement.repair_directions(base.circuit, directions, calibration.basis_gates, optimize_1q)
 
     model = base.extras.get("gap_model")
     fields = {"n_2q_logical": base.n_2q_logical, "n_swaps": base.n_swaps,
               "num_qubits_logical": base.num_qubits_logical, "layout": "calibrated"}
     if model is None:  # not covered by the fast model: qiskit's passes on the whole circuit
-        out = _digest(circuit_factory(), **fields)
+        out = _digest(circuit_factory(), dt_s=calibration.dt_s, **fields)
     else:
         nodes = frozenset(j for j, (name, qs, _) in enumerate(model.nodes) if (name, qs[0], qs[1]) in rev)
-        out = _from_parts(direction_repair.repair(model, nodes, calibration.basis_gates), source=None, **fields)
+        out = _from_parts(direction_repair.repair(model, nodes, calibration.basis_gates, optimize_1q), source=None,
+                          **fields)
     out.extras["circuit_factory"] = circuit_factory
     return out
 
@@ -403,11 +439,29 @@ def _native_2q_count(names: dict, calibration: Calibration) -> int:
         return sum(names.values())
     total = 0
     for name, count in names.items():
-        key = (name, two)
+        key = (name, two, tuple(calibration.basis_gates))
         if key not in _NATIVE_2Q:
             _NATIVE_2Q[key] = _translate_count(name, two, calibration.basis_gates)
         total += count * _NATIVE_2Q[key]
     return total
+
+
+def _native_2q_of_operation(op, calibration: Calibration, depth: int = 0) -> int:
+    """Native two-qubit gates of a non-standard operation: its definition's standard two-qubit gates
+    (translated as in :func:`_native_2q_count`) and, recursively, its own custom operations. An opaque one
+    (no definition) counts as one."""
+    definition = getattr(op, "definition", None)
+    if definition is None or depth > 16:
+        return 1
+    total, names = 0, {}
+    for inst in definition.data:
+        if inst.name in _SKIP or inst.operation.num_qubits < 2:
+            continue
+        if _arity(inst.name) == 2:
+            names[inst.name] = names.get(inst.name, 0) + 1
+        else:
+            total += _native_2q_of_operation(inst.operation, calibration, depth + 1)
+    return total + _native_2q_count(names, calibration)
 
 
 def _translate_count(name: str, two: tuple, basis) -> int:
@@ -430,8 +484,10 @@ def _translate_count(name: str, two: tuple, basis) -> int:
     return sum(1 for inst in out.data if inst.operation.num_qubits == 2)
 
 
-def _digest(compiled, *, n_2q_logical: int, n_swaps: int, num_qubits_logical: int, layout: str) -> CompiledCircuit:
-    """Reduce a compiled qiskit circuit to a CompiledCircuit: op keys, counts and the chains of the DAG."""
+def _digest(compiled, *, n_2q_logical: int, n_swaps: int, num_qubits_logical: int, layout: str,
+            dt_s: float | None = None) -> CompiledCircuit:
+    """Reduce a compiled qiskit circuit to a CompiledCircuit: op keys, counts and the chains of the DAG.
+    Barriers are zero-duration sync points; delays are timed operations (``delay_key``)."""
     ops, preds = [], []
     last: dict[int, tuple[int, ...]] = {}  # wire -> timed ops that end last on it
     clbit_index = {c: -1 - i for i, c in enumerate(compiled.clbits)}
@@ -442,8 +498,10 @@ def _digest(compiled, *, n_2q_logical: int, n_swaps: int, num_qubits_logical: in
         qargs, cargs = inst.qubits, inst.clbits
         if len(qargs) == 1 and not cargs:  # the common case, kept lean
             w = qubit_index[qargs[0]]
-            if name in _SKIP:  # a sync point on one wire changes nothing
+            if name == "barrier":  # a sync point on one wire changes nothing
                 continue
+            if name == "delay":
+                name = delay_key(inst.operation, dt_s)
             i = len(ops)
             ops.append((name, (w,)))
             preds.append(last.get(w, empty))
@@ -470,7 +528,9 @@ def _digest(compiled, *, n_2q_logical: int, n_swaps: int, num_qubits_logical: in
     chain_of, chain_preds = _chains(preds)
     # depth (and two-qubit depth) = longest path counting ops (two-qubit ops): chains are strictly sequential
     two_qubit = np.asarray([len(k[1]) == 2 for k in keys], dtype=np.float64)
-    depth = int(_longest_path(chain_preds, np.bincount(chain_of, minlength=len(chain_preds)).tolist()))
+    gate = np.asarray([not k[0].startswith("delay") for k in keys], dtype=np.float64)
+    depth = int(_longest_path(chain_preds, np.bincount(chain_of, weights=gate[op_key] if len(op_key) else None,
+                                                       minlength=len(chain_preds)).tolist()))
     depth_2q = int(_longest_path(chain_preds, np.bincount(chain_of, weights=two_qubit[op_key] if len(op_key) else None,
                                                           minlength=len(chain_preds)).tolist()))
     return CompiledCircuit(

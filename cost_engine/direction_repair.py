@@ -21,8 +21,16 @@ from dataclasses import dataclass
 import numpy as np
 
 _SYNC = {"barrier"}
-_IGNORED = {"delay"}
-_RUN_BREAKERS = {"measure", "reset", "barrier", "delay"}
+_RUN_BREAKERS = {"measure", "reset", "barrier"}  # and delays ("delay:<seconds>"): qiskit's 1q runs end there
+
+
+def _breaks_run(name: str) -> bool:
+    return name in _RUN_BREAKERS or name.startswith("delay")
+
+
+def _timed(name: str) -> bool:
+    """Operations that become keys (scored): everything in a gap but a one-qubit barrier."""
+    return name != "barrier"
 
 
 @dataclass(frozen=True)
@@ -52,20 +60,24 @@ class GapModel:
 
 def _gap(w: int, ops: tuple) -> Gap:
     k = 0
-    while k < len(ops) and ops[k][0] not in _RUN_BREAKERS:
+    while k < len(ops) and not _breaks_run(ops[k][0]):
         k += 1
     if k == len(ops):
         return Gap(w, ops, True, ops, (), ())
     j = len(ops)
-    while j > k and ops[j - 1][0] not in _RUN_BREAKERS:
+    while j > k and not _breaks_run(ops[j - 1][0]):
         j -= 1
     return Gap(w, ops, False, ops[:k], tuple(op[0] for op in ops[k:j]), ops[j:])
 
 
-def gap_model(circuit, wires: dict | None = None) -> GapModel | None:
+def gap_model(circuit, wires: dict | None = None, dt_s: float | None = None) -> GapModel | None:
     """Build the model from a compiled circuit, its qubit i renumbered ``wires[i]`` (all of them by default;
     qubits without operations may be left out); None when it holds something the model does not cover (an
-    operation on three or more qubits other than a barrier, classical wires read or written twice)."""
+    operation on three or more qubits other than a barrier, classical wires read or written twice, unbound
+    parameters). One-qubit barriers and delays stay in their gap: they end single-qubit runs, and delays
+    are timed (``compiling.delay_key``)."""
+    from .compiling import delay_key
+
     if wires is None:
         wires = {i: i for i in range(circuit.num_qubits)}
     qindex = {q: wires.get(i) for i, q in enumerate(circuit.qubits)}
@@ -92,23 +104,27 @@ def gap_model(circuit, wires: dict | None = None) -> GapModel | None:
     for inst in circuit.data:
         name = inst.name
         qs = [qindex[q] for q in inst.qubits]
-        if name in _SYNC or name in _IGNORED:
+        if name in _SYNC:
             qs = [w for w in qs if w is not None]
+            if not qs:
+                continue
         elif None in qs:
             return None
         if inst.clbits:
             if name != "measure" or len(inst.clbits) != 1 or cindex[inst.clbits[0]] in written:
                 return None
             written.add(cindex[inst.clbits[0]])
-        if name in _IGNORED:
-            continue
-        if len(qs) == 1 and name not in _SYNC:
-            current[qs[0]].append((name, tuple(float(p) for p in inst.params)))
-            continue
-        if name in _SYNC:
-            if len(qs) < 2:
+        if len(qs) == 1:
+            if name == "delay":
+                current[qs[0]].append((delay_key(inst.operation, dt_s), ()))
                 continue
-        elif len(qs) != 2:
+            try:
+                params = tuple(float(p) for p in inst.params)
+            except (TypeError, ValueError):  # an unbound parameter: the generic digest handles it
+                return None
+            current[qs[0]].append((name, params))
+            continue
+        if name not in _SYNC and len(qs) != 2:
             return None
         before = tuple(close_gap(w) for w in qs)
         idx = len(nodes)
@@ -125,8 +141,8 @@ def gap_model(circuit, wires: dict | None = None) -> GapModel | None:
     keys: dict = {}
     chain_ops: list = [None] * len(chain_preds)
     for g, gap in enumerate(gaps):
-        chain_ops[chain_of_gap[g]] = np.asarray([keys.setdefault((op[0], (gap.wire,)), len(keys)) for op in gap.ops],
-                                                dtype=np.int64)
+        chain_ops[chain_of_gap[g]] = np.asarray([keys.setdefault((op[0], (gap.wire,)), len(keys)) for op in gap.ops
+                                                 if _timed(op[0])], dtype=np.int64)
     for j, (name, qs, _) in enumerate(nodes):
         chain_ops[chain_of_node[j]] = (np.empty(0, dtype=np.int64) if name in _SYNC
                                        else np.asarray([keys.setdefault((name, qs), len(keys))], dtype=np.int64))
@@ -215,7 +231,7 @@ def _resynthesize(runs: list[tuple], basis: tuple) -> list[tuple]:
     return out
 
 
-def repair(model: GapModel, flipped: frozenset, basis: tuple) -> dict:
+def repair(model: GapModel, flipped: frozenset, basis: tuple, optimize_1q: bool = True) -> dict:
     """Scoring data of the circuit with the two-qubit gates of nodes ``flipped`` reversed and repaired as
     qiskit would, in local qubit labels: the ``CompiledCircuit`` fields keys, key_counts, op_key, chain_of and
     chain_preds."""
@@ -245,7 +261,7 @@ def repair(model: GapModel, flipped: frozenset, basis: tuple) -> dict:
             last = len(runs)
             runs.append(gap.trail + suf)
         plan.append((g, first, last))
-    new_runs = _resynthesize(runs, basis)
+    new_runs = _resynthesize(runs, basis) if optimize_1q else [tuple(op[0] for op in run) for run in runs]
     keys = dict(model.keys)
     chain_ops = list(model.chain_ops)
     for g, first, last in plan:
@@ -256,8 +272,8 @@ def repair(model: GapModel, flipped: frozenset, basis: tuple) -> dict:
             names = ((new_runs[first] if first is not None else tuple(op[0] for op in gap.lead)) + gap.mid
                      + (new_runs[last] if last is not None else tuple(op[0] for op in gap.trail)))
         w = (gap.wire,)
-        chain_ops[model.chain_of_gap[g]] = np.asarray([keys.setdefault((name, w), len(keys)) for name in names],
-                                                      dtype=np.int64)
+        chain_ops[model.chain_of_gap[g]] = np.asarray([keys.setdefault((name, w), len(keys)) for name in names
+                                                       if _timed(name)], dtype=np.int64)
     for j in flipped:
         name, qs, _ = model.nodes[j]
         chain_ops[model.chain_of_node[j]] = np.asarray([keys.setdefault((name, (qs[1], qs[0])), len(keys))],

@@ -13,8 +13,8 @@ The platform splits that work the same way, so re-costing on a new snapshot is c
 2. snapshot (cached per snapshot): each embedding is scored with the snapshot's own errors: the sum over the
    compiled operations of log(1 - e), i.e. the circuit's log ESP on that placement (COST_MODEL.md A5), and
    the best is kept. Where the device's two-qubit gate is directed (Eagle's ECR, Falcon's one-way CX) and
-   the placement reverses some of them, qiskit's own GateDirection, BasisTranslator and
-   Optimize1qGatesDecomposition passes repair the directions, as its translation stage does.
+   the placement reverses some of them, they are repaired as qiskit's translation stage does
+   (cost_engine.direction_repair, checked gate for gate against qiskit's passes in :func:`repair_directions`).
 
 Checked against ``transpile`` on the same calibrated target in ``benchmarks/bench_layout.py``.
 """
@@ -42,7 +42,8 @@ class Interaction:
     used: tuple[int, ...]  # physical qubits of the structure-compiled circuit, sorted
     one_q: tuple  # ((name, local qubit, count), ...) single-qubit operations with an error, and measure
     two_q: tuple  # ((name, local a, local b, count), ...)
-    embeddings: np.ndarray  # K x n: physical qubit of each local qubit, one row per embedding (VF2 order)
+    linked: tuple[int, ...]  # local qubits with a two-qubit operation: the VF2 pattern's nodes, in order
+    embeddings: np.ndarray  # K x len(linked): physical qubit of each linked qubit, one row per embedding
 
 
 _GRAPHS: OrderedDict = OrderedDict()
@@ -82,19 +83,24 @@ def interaction(keys, key_counts, calibration: Calibration, exclude_broken: bool
     one_q, two_q = [], []
     for (name, qs), count in zip(keys, key_counts):
         if len(qs) == 1:
-            if name not in ("reset",) and name not in _SKIP:
+            if name != "reset" and name not in _SKIP and not name.startswith("delay"):
                 one_q.append((name, local[qs[0]], count))
         elif len(qs) == 2:
             two_q.append((name, local[qs[0]], local[qs[1]], count))
     graph, alive = _device_graph(calibration, exclude_broken)
-    n = len(used)
-    pairs = sorted({(min(a, b), max(a, b)) for _, a, b, _ in two_q})
+    linked = tuple(sorted({q for _, a, b, _ in two_q for q in (a, b)}))
+    # qubits without two-qubit operations are left out of the VF2 pattern (as isolated nodes they would only
+    # multiply the embeddings of the rest): best_embedding places them afterwards on the best free qubits
+    node = {q: i for i, q in enumerate(linked)}
+    pairs = sorted({(min(node[a], node[b]), max(node[a], node[b])) for _, a, b, _ in two_q})
     if not pairs:
-        # no two-qubit operation: any n distinct working qubits do; each qubit independently (scored later)
-        embeddings = np.empty((0, n), dtype=np.int64)
+        embeddings = np.empty((0, 0), dtype=np.int64)
     else:
-        embeddings = _embeddings(calibration.structure_key(exclude_broken), graph, alive, n, tuple(pairs))
-    return Interaction(used=used, one_q=tuple(one_q), two_q=tuple(two_q), embeddings=embeddings)
+        embeddings = _embeddings(calibration.structure_key(exclude_broken), graph, alive, len(linked), tuple(pairs))
+        # the structure compile's own placement is always a candidate (first: it wins ties)
+        own = np.asarray([[used[q] for q in linked]], dtype=np.int64)
+        embeddings = np.concatenate([own, embeddings]) if alive[own].all() else embeddings
+    return Interaction(used=used, one_q=tuple(one_q), two_q=tuple(two_q), linked=linked, embeddings=embeddings)
 
 
 _EMBEDDINGS: OrderedDict = OrderedDict()
@@ -146,6 +152,18 @@ def _embeddings(structure: str, graph, alive, n: int, pairs: tuple) -> np.ndarra
 _TABLES: OrderedDict = OrderedDict()
 
 
+def usable_gates(calibration: Calibration) -> frozenset:
+    """(name, qubits) of the two-qubit gates placement may use: calibrated, not broken (error >= 1), not
+    flagged non-operational, on operational qubits. Cached on the snapshot object."""
+    hit = calibration.__dict__.get("_usable_2q")
+    if hit is None:
+        dead, faulty = set(calibration.non_operational_qubits), set(calibration.faulty_gates)
+        hit = calibration.__dict__["_usable_2q"] = frozenset(
+            (g.name, g.qubits) for g in calibration.gates
+            if len(g.qubits) == 2 and not g.broken and (g.name, g.qubits) not in faulty and not dead & set(g.qubits))
+    return hit
+
+
 def _log_keep_tables(calibration: Calibration):
     """Per snapshot: log(1 - e) per (1q gate name, qubit), per measured qubit, and per (2q gate name, pair),
     the pair in either direction (a reversed directed gate is repaired, at the reverse gate's error).
@@ -159,7 +177,10 @@ def _log_keep_tables(calibration: Calibration):
     n = calibration.num_qubits
     one: dict[str, np.ndarray] = {}
     two: dict[str, np.ndarray] = {}
+    usable = usable_gates(calibration)
     for g in calibration.gates:
+        if len(g.qubits) == 2 and (g.name, g.qubits) not in usable:
+            continue  # broken or flagged non-operational: never placed on (the other direction may be)
         if len(g.qubits) == 1:
             arr = one.get(g.name)
             if arr is None:
@@ -179,9 +200,7 @@ def _log_keep_tables(calibration: Calibration):
     meas = np.asarray([-np.inf if q.readout_error is None or q.readout_error >= 1 else math.log1p(-q.readout_error)
                        for q in calibration.qubits])
     one["measure"] = meas
-    directed = {name: bool(np.any(np.isfinite(arr) & ~np.isfinite(arr.T)) or _one_way(calibration, name))
-                for name, arr in two.items()}
-    tables = (one, two, directed)
+    tables = (one, two)
     with _LOCK:
         _TABLES[key] = tables
         while len(_TABLES) > 64:
@@ -189,60 +208,70 @@ def _log_keep_tables(calibration: Calibration):
     return tables
 
 
-def _one_way(calibration: Calibration, name: str) -> bool:
-    pairs = {g.qubits for g in calibration.gates if g.name == name and len(g.qubits) == 2}
-    return any((b, a) not in pairs for a, b in pairs)
-
-
 def best_embedding(inter: Interaction, calibration: Calibration, exclude_broken: bool = True
                    ) -> tuple[np.ndarray, float]:
-    """The embedding with the highest log ESP on this snapshot (ties: the first in VF2 order), and that score.
-    Without two-qubit operations the qubits are placed one by one, heaviest first, on the best free qubit."""
-    one, two, _ = _log_keep_tables(calibration)
+    """Physical qubit of each local qubit: the embedding of the two-qubit-linked qubits with the highest log
+    ESP on this snapshot (ties: the first candidate, the structure compile's own placement), then the other
+    qubits one by one, busiest first, on the best free working qubit; and the placement's score. The score is
+    exact for the operations as routed; where directed gates land reversed, the single-qubit gates their
+    repair adds are not in it."""
+    one, two = _log_keep_tables(calibration)
+    n_dev = calibration.num_qubits
     n = len(inter.used)
-    if not len(inter.embeddings):
-        weights = np.zeros((n, calibration.num_qubits))
+    row = np.full(n, -1, dtype=np.int64)
+    score = 0.0
+    linked = list(inter.linked)
+    if linked:
+        emb = inter.embeddings
+        col = {q: i for i, q in enumerate(linked)}
+        total = np.zeros(len(emb))
         for name, v, count in inter.one_q:
-            weights[v] += count * one.get(name, np.zeros(calibration.num_qubits))
+            table = one.get(name)
+            if table is not None and v in col:
+                total += count * table[emb[:, col[v]]]
+        for name, a, b, count in inter.two_q:
+            table = two.get(name)
+            if table is not None:
+                total += count * table[emb[:, col[a]], emb[:, col[b]]]
+        best = int(np.argmax(total))
+        row[linked] = emb[best]
+        score = float(total[best])
+    rest = [v for v in range(n) if row[v] < 0]
+    if rest:
+        weights = np.zeros((n, n_dev))
+        load = np.zeros(n)
+        for name, v, count in inter.one_q:
+            load[v] += count
+            table = one.get(name)
+            if table is not None:
+                weights[v] += count * table
         _, alive = _device_graph(calibration, exclude_broken)
         free = alive.copy()
-        row = np.zeros(n, dtype=np.int64)
-        load = np.zeros(n)
-        for _, v, count in inter.one_q:
-            load[v] += count
-        for v in np.argsort(-load, kind="stable"):
+        free[row[row >= 0]] = False
+        for v in sorted(rest, key=lambda v: -load[v]):
             cand = np.where(free, weights[v], -np.inf)
             if not np.isfinite(cand).any():
                 cand = np.where(free, 0.0, -np.inf)
             row[v] = int(np.argmax(cand))
             free[row[v]] = False
-        return row, float(sum(weights[v, row[v]] for v in range(n)))
-    emb = inter.embeddings
-    total = np.zeros(len(emb))
-    for name, v, count in inter.one_q:
-        table = one.get(name)
-        if table is not None:
-            total += count * table[emb[:, v]]
-    for name, a, b, count in inter.two_q:
-        table = two.get(name)
-        if table is not None:
-            total += count * table[emb[:, a], emb[:, b]]
-    best = int(np.argmax(total))
-    return emb[best], float(total[best])
+            score += float(weights[v, row[v]])
+    return row, score
 
 
 def reversed_pairs(inter: Interaction, row: np.ndarray, calibration: Calibration) -> tuple:
     """The (name, local a, local b) two-qubit operations that land on a pair the device calibrates only the
     other way round (empty on devices whose two-qubit gate is calibrated both ways, such as Heron's CZ)."""
-    gate = calibration._gate_index
-    return tuple((name, a, b) for name, a, b, _ in inter.two_q if (name, (int(row[a]), int(row[b]))) not in gate)
+    usable = usable_gates(calibration)
+    return tuple((name, a, b) for name, a, b, _ in inter.two_q if (name, (int(row[a]), int(row[b]))) not in usable)
 
 
-def repair_directions(circuit, directions, basis_gates):
-    """qiskit's direction fix-up, as the preset translation stage does it: GateDirection reverses the
-    two-qubit gates that may only run as ``directions`` (pairs of ``circuit``'s own qubit indices) allow, then
-    BasisTranslator and Optimize1qGatesDecomposition bring the inserted single-qubit gates into the basis.
-    Structure-only passes: the result depends on which gates are reversed, not on which qubits they sit."""
+def repair_directions(circuit, directions, basis_gates, optimize_1q: bool = True):
+    """qiskit's direction fix-up on the whole circuit, as the preset translation stage does it: GateDirection
+    reverses the two-qubit gates that may only run as ``directions`` (pairs of ``circuit``'s own qubit indices)
+    allow, BasisTranslator writes the inserted gates in the basis and (``optimize_1q``)
+    Optimize1qGatesDecomposition re-synthesises single-qubit runs. The reference that
+    cost_engine.direction_repair reproduces run by run (and its fallback), and how a repaired placement's
+    qiskit circuit is built when asked for."""
     from qiskit.circuit.equivalence_library import SessionEquivalenceLibrary
     from qiskit.transpiler import CouplingMap, PassManager
     from qiskit.transpiler.passes import BasisTranslator, GateDirection, Optimize1qGatesDecomposition
@@ -253,7 +282,8 @@ def repair_directions(circuit, directions, basis_gates):
         cmap.add_physical_qubit(q)
     for a, b in sorted(set(directions)):
         cmap.add_edge(a, b)
-    pm = PassManager([GateDirection(cmap), BasisTranslator(SessionEquivalenceLibrary,
-                                                           basis + ["measure", "reset", "delay", "barrier"]),
-                      Optimize1qGatesDecomposition(basis=basis)])
-    return pm.run(circuit)
+    passes = [GateDirection(cmap), BasisTranslator(SessionEquivalenceLibrary,
+                                                   basis + ["measure", "reset", "delay", "barrier"])]
+    if optimize_1q:  # optimisation levels 1-3 run it after translation; level 0 does not
+        passes.append(Optimize1qGatesDecomposition(basis=basis))
+    return PassManager(passes).run(circuit)

@@ -80,10 +80,11 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         g = gate.get(("reset", (qubit,)))
         return None if g is None else g.duration_s
 
-    # per distinct (gate, qubits): duration, error, bucket (0 = 1q, 1 = 2q, 2 = readout, 3 = reset: no error term);
+    # per distinct (gate, qubits): duration, error, bucket (0 = 1q, 1 = 2q, 2 = readout, 3 = reset: no error term,
+    # 4 = delay: idle time, in the schedule but not in T_gate);
     # a few dozen entries, so plain Python beats numpy's per-call overhead here
     dur_k = []
-    n_b, e_sum_b = [0, 0, 0, 0], [0.0, 0.0, 0.0, 0.0]
+    n_b, e_sum_b = [0, 0, 0, 0, 0], [0.0, 0.0, 0.0, 0.0, 0.0]
     log_esp = 0.0
     for (name, qubits), count in zip(compiled.keys, compiled.key_counts):
         if name == "measure":
@@ -91,6 +92,8 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
             dur, err, bucket = p.readout_length_s, p.readout_error, 2
         elif name == "reset":
             dur, err, bucket = reset_duration(qubits[0]), 0.0, 3
+        elif name.startswith("delay:"):
+            dur, err, bucket = float(name[6:]), 0.0, 4
         else:
             g = gate.get((name, qubits))
             if g is None:
@@ -107,10 +110,11 @@ def score(compiled: CompiledCircuit, calibration: Calibration, options: CostOpti
         dur_k.append(dur)
         n_b[bucket] += count
         e_sum_b[bucket] += count * err
-        if bucket != 3:
+        if bucket < 3:
             log_esp += count * _log1m(err)  # -inf once a used gate is broken (error >= 1)
     durations = np.asarray(dur_k)[compiled.op_key]
-    t_gate = math.fsum([d * c for d, c in zip(dur_k, compiled.key_counts)])
+    t_gate = math.fsum([d * c for d, c, (name, _) in zip(dur_k, compiled.key_counts, compiled.keys)
+                        if not name.startswith("delay:")])
     if t_gate <= 0:
         raise ConfigError("the compiled circuit has no timed operations", field="circuit")
     sums = {"1q": (n_b[0], e_sum_b[0]), "2q": (n_b[1], e_sum_b[1]), "ro": (n_b[2], e_sum_b[2])}

@@ -22,7 +22,6 @@ MAX_FIT_ROWS = 20_000
 def circuit_terms(qasm: str, backend: str, snapshot="latest", shots: int = 1024, count: int = 1) -> CircuitTerms:
     """Compile ``qasm`` with the platform's default cost options on the backend's snapshot valid at
     ``snapshot`` (an ISO date picks the newest calibrated at or before it) and return its wall-clock terms."""
-    from benchmarks_app import selectors as bench_selectors
     from benchmarks_app import services as bench_services
     from cost_engine.quantum import estimate_quantum_cost
 
@@ -39,20 +38,12 @@ _CALIBRATIONS: dict = {}
 
 
 def _calibration(backend: str, snapshot):
-    """The stored snapshot (parsed once per process); before a backend is ingested, the device's snapshot
-    bundled with qiskit-ibm-runtime (as estimate_cost does), for "latest" only."""
+    """The stored snapshot (parsed once per process), or before a backend is ingested the bundled one."""
     from benchmarks_app import selectors as bench_selectors
-    from cost_engine.calibration import load_fake_calibration
 
-    try:
-        snap = bench_selectors.snapshot_for(backend, snapshot)
-    except InputError as stored_error:
-        if snapshot not in (None, "", "latest"):
-            raise
-        try:
-            return load_fake_calibration(backend)
-        except CostEngineError:
-            raise stored_error from None
+    snap, bundled = bench_selectors.snapshot_or_bundled(backend, snapshot)
+    if snap is None:
+        return bundled
     key = (snap.pk, snap.content_hash)
     if key not in _CALIBRATIONS:
         if len(_CALIBRATIONS) > 16:

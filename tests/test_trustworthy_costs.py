@@ -217,3 +217,127 @@ def test_fast_direction_repair_matches_qiskit(eagle):
             assert dict(zip(fast.keys, fast.key_counts)) == dict(zip(slow.keys, slow.key_counts)), qc.name
             assert (fast.depth, fast.depth_2q) == (slow.depth, slow.depth_2q), qc.name
             assert t_sched(fast) == pytest.approx(t_sched(slow), rel=1e-12), qc.name
+
+
+def _self_check(qc, cal, options):
+    """The report against its own compiled qiskit circuit: operation counts, critical path (qiskit's
+    estimate_duration) and log ESP summed from the qiskit Target."""
+    import collections
+
+    compiled, _ = compile_circuit(qc, cal, options)
+    report = estimate_quantum_cost(qc, cal, options)
+    circuit, target = compiled.circuit, target_for(cal, True, True)
+    ours = collections.Counter({(("delay" if name.startswith("delay:") else name), qs): c
+                                for (name, qs), c in zip(compiled.keys, compiled.key_counts)})
+    theirs = collections.Counter((inst.name, tuple(circuit.find_bit(q).index for q in inst.qubits))
+                                 for inst in circuit.data if inst.name != "barrier")
+    assert ours == theirs
+    assert report.t_sched_s == pytest.approx(circuit.estimate_duration(target, unit="s"), rel=1e-9)
+    assert report.log_esp == pytest.approx(_log_esp(circuit, target), rel=1e-9, abs=1e-12)
+    return compiled, report
+
+
+def _random_circuit(seed, n=5, depth=25):
+    """Two-qubit gates both ways, mid-circuit measurements, resets, barriers on one or more qubits, delays."""
+    import random
+
+    from qiskit import QuantumCircuit
+
+    r = random.Random(seed)
+    qc = QuantumCircuit(n, 3 * n)
+    clbit = 0
+    for _ in range(depth):
+        k = r.random()
+        if k < 0.35:
+            a, b = r.sample(range(n), 2)
+            qc.cx(a, b)
+        elif k < 0.6:
+            getattr(qc, r.choice(["h", "x", "s", "t", "sx"]))(r.randrange(n))
+        elif k < 0.67 and clbit < 3 * n:
+            qc.measure(r.randrange(n), clbit)
+            clbit += 1
+        elif k < 0.73:
+            qc.reset(r.randrange(n))
+        elif k < 0.82:
+            qc.barrier(*r.sample(range(n), r.randint(1, n)))
+        elif k < 0.88:
+            qc.delay(100, r.randrange(n), unit="ns")
+        else:
+            qc.rz(r.random(), r.randrange(n))
+    return qc
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_reports_match_their_compiled_circuits(eagle, level):
+    """Barriers on one qubit and delays end single-qubit runs; delays are in the schedule; level 0 does not
+    re-synthesise single-qubit runs (the review's findings)."""
+    for seed in range(6):
+        _self_check(_random_circuit(seed), eagle, CostOptions(optimization_level=level))
+
+
+def test_a_flagged_gate_is_not_used_even_when_its_reverse_works():
+    """Heron calibrates CZ both ways: a CZ flagged operational = 0 (or broken) one way must not be placed on,
+    however good its numbers; the reverse direction is fine."""
+    from qiskit import QuantumCircuit
+
+    fez = load_fake_calibration("fez")
+    a, b = next(g.qubits for g in fez.gates if g.name == "cz")
+    great = dataclasses.replace(
+        fez, gates=tuple(dataclasses.replace(g, error=1e-6) if set(g.qubits) <= {a, b} and g.error is not None else g
+                         for g in fez.gates),
+        qubits=tuple(dataclasses.replace(q, readout_error=1e-4) if i in (a, b) else q for i, q in enumerate(fez.qubits)))
+    qc = QuantumCircuit(2, 2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.cx(1, 0)
+    qc.measure([0, 1], [0, 1])
+    for flagged in (dataclasses.replace(great, faulty_gates=(("cz", (a, b)),)),
+                    dataclasses.replace(great, gates=tuple(dataclasses.replace(g, error=1.0) if g.name == "cz"
+                                                           and g.qubits == (a, b) else g for g in great.gates))):
+        for layout in ("calibrated", "structure", "qiskit"):
+            compiled, report = _self_check(qc, flagged, CostOptions(layout=layout))
+            assert ("cz", (a, b)) not in compiled.keys and not report.zero_survival, layout
+
+
+def test_unbound_parameters_and_idle_qubits():
+    """An OpenQASM 3 input parameter is costed (not a crash); qubits without two-qubit gates are placed on
+    the best free qubits, not wherever the chain's embedding left them."""
+    from qiskit import QuantumCircuit
+
+    sherbrooke = load_fake_calibration("sherbrooke")
+    text = ('OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] theta;\nqubit[2] q;\nbit[2] c;\n'
+            'rx(theta) q[0];\ncx q[0], q[1];\nc = measure q;\n')
+    assert estimate_quantum_cost(text, sherbrooke).n_2q >= 1
+    qc = QuantumCircuit(8)
+    qc.h(0)
+    for i in range(5):
+        qc.cx(i, i + 1)
+    qc.x(6)
+    qc.x(7)
+    qc.measure_all()
+    report = estimate_quantum_cost(qc, sherbrooke)
+    chain = estimate_quantum_cost(rc.ghz(6), sherbrooke)
+    # the two idle qubits cost at most their own x + measure on the device's best free qubits, not more
+    best_two = sorted((math.log1p(-q.readout_error) + math.log1p(-sherbrooke.gate("x", (i,)).error)
+                       for i, q in enumerate(sherbrooke.qubits) if i not in chain.physical_qubits
+                       and sherbrooke.gate("x", (i,)) is not None), reverse=True)[:2]
+    assert report.log_esp >= chain.log_esp + sum(best_two) - 1e-9
+
+
+def test_custom_gates_of_one_name_do_not_share_a_cache_entry(eagle):
+    from qiskit import QuantumCircuit
+
+    def with_block(body_cx):
+        blk = QuantumCircuit(2, name="blk")
+        for i in range(body_cx):  # alternating directions: nothing cancels
+            blk.cx(i % 2, 1 - i % 2)
+        qc = QuantumCircuit(2)
+        qc.append(blk.to_gate(), [0, 1])
+        qc.measure_all()
+        return qc
+
+    cache = CompileCache()
+    one = estimate_quantum_cost(with_block(1), eagle, cache=cache)
+    three = estimate_quantum_cost(with_block(3), eagle, cache=cache)
+    assert not three.compile_cached
+    assert (one.n_2q_logical, three.n_2q_logical) == (1, 3)

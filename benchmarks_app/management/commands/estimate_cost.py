@@ -115,14 +115,5 @@ class Command(BaseCommand):
 
     def _calibration(self, backend, snapshot):
         """The stored snapshot; before anything is ingested, a bundled device's own snapshot (latest only)."""
-        from cost_engine.calibration import load_fake_calibration
-
-        try:
-            return selectors.snapshot_for(backend, snapshot).calibration()
-        except InputError as stored_error:
-            if snapshot not in (None, "", "latest"):
-                raise
-            try:
-                return load_fake_calibration(backend)
-            except CostEngineError:
-                raise stored_error from None
+        snap, bundled = selectors.snapshot_or_bundled(backend, snapshot)
+        return bundled if snap is None else snap.calibration()
