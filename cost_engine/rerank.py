@@ -2,8 +2,8 @@
 
 Pure Python. Accuracy and parameter counts belong to the trained model and do not change; only the quantum cost
 does. Each candidate's circuit is rebuilt as the search built it (:func:`cost_engine.search.candidate_circuit`,
-:func:`cost_engine.search.candidate_options`) and costed with :func:`cost_engine.quantum.estimate_quantum_cost`
-on a shared :class:`~cost_engine.quantum.CompileCache`, so a circuit already routed for the device's structure is
+:func:`cost_engine.search.candidate_options`) and compiled and scored as :func:`cost_engine.quantum.estimate_quantum_cost`
+does (:func:`candidate_report`) on a shared :class:`~cost_engine.quantum.CompileCache`, so a circuit already routed for the device's structure is
 only placed and scored on the new snapshot. C_total is recomputed with :func:`cost_engine.training.retotal`
 (the search's own formulas, classical terms kept), objectives with :func:`cost_engine.search.objectives` and
 non-dominated ranks with :func:`cost_engine.search.pareto_ranks` (pymoo's NonDominatedSorting).
@@ -43,15 +43,11 @@ def recost_candidate(key: str, genome: dict, accuracy: float, params_total: int,
                      calibration, cache=None, execution_profile=None) -> Recosted:
     """One candidate (its stored genome, validation accuracy, parameter count and training-cost terms) costed
     on ``calibration``, with the execution profile the search used (None: the built-in default)."""
-    from .hqnn import Genome
-    from .quantum import estimate_quantum_cost
-    from .search import candidate_circuit, candidate_options, objectives
+    from .search import objectives
     from .training import retotal
 
     try:
-        report = estimate_quantum_cost(candidate_circuit(Genome.from_dict(genome), config.seed), calibration,
-                                       candidate_options(config), cache=cache,
-                                       profile=execution_profile).to_dict()
+        report = candidate_report(key, genome, config, calibration, cache, execution_profile)
     except CostEngineError as exc:  # the circuit cannot run on this snapshot: infeasible, with the reason
         F, _ = objectives(accuracy, None, params_total)
         return Recosted(key, accuracy, params_total, False, None, None, F, reason=str(exc))
@@ -64,6 +60,27 @@ def recost_candidate(key: str, genome: dict, accuracy: float, params_total: int,
                     log_esp=report.get("log_esp"), shots_total=report.get("shots_total"),
                     physical_qubits=report.get("physical_qubits"),
                     reason="" if runnable else "zero survival: the circuit cannot succeed on this snapshot")
+
+
+def candidate_report(key: str, genome: dict, config, calibration, cache=None, execution_profile=None) -> dict:
+    """The candidate's quantum cost report on ``calibration``: its circuit rebuilt as the search built it
+    (``candidate_circuit``, ``candidate_options``), compiled and scored as ``estimate_quantum_cost`` does, with one
+    difference: with a cache, the compile-cache key of the circuit is the genome key and seed instead of
+    ``circuit_hash`` of the rebuilt circuit, which on every snapshot would re-hash the circuit, amplitude state
+    preparations synthesised down to their definitions (most of the time of a warm re-rank). Equal reports
+    either way (tested against ``estimate_quantum_cost``)."""
+    from .compiling import compile_circuit
+    from .execution import DEFAULT_PROFILE
+    from .hqnn import Genome
+    from .quantum import score
+    from .search import candidate_circuit, candidate_options
+
+    options = candidate_options(config).validate()
+    qc = candidate_circuit(Genome.from_dict(genome), config.seed)
+    circuit_key = f"hqnn-genome:{key}:seed={config.seed}" if cache is not None else None
+    compiled, cached = compile_circuit(qc, calibration, options, cache, circuit_key=circuit_key)
+    return score(compiled, calibration, options, execution_profile or DEFAULT_PROFILE,
+                 compile_cached=cached).to_dict()
 
 
 def rank(results: list[Recosted]) -> list[int]:

@@ -104,6 +104,19 @@ def test_retotal_reproduces_training_cost(db):
     assert cache.hits > hits  # the routing came from the cache: only placement and scoring ran
     assert worse.c_total_s > same.c_total_s and worse.F[0] == same.F[0] and worse.F[2] == same.F[2]
     assert worse.c_total_s - worse.c_q_wallclock_s == pytest.approx(ev.cost["c_c_s"])
+    # the genome-keyed compile cache gives exactly estimate_quantum_cost's report, amplitude encoding included
+    from cost_engine.quantum import estimate_quantum_cost
+    from cost_engine.rerank import candidate_report
+    from cost_engine.search import candidate_circuit, candidate_options
+
+    drifted = _drifted(cal, set())
+    for g in (GENOME_A, {**GENOME_D, "encoding": "amplitude"}):
+        genome = Genome.from_dict(g)
+        ref = estimate_quantum_cost(candidate_circuit(genome, cfg.seed), drifted, candidate_options(cfg)).to_dict()
+        for _ in range(2):  # cold, then from the cache
+            got = candidate_report(genome.key(), genome.to_dict(), cfg, drifted, cache)
+            assert {k: v for k, v in got.items() if k not in ("compile_cached", "notes")} == \
+                {k: v for k, v in ref.items() if k not in ("compile_cached", "notes")}
 
     # with a run's own (here: fitted-looking) execution profile, the same holds
     from cost_engine.execution import DEFAULT_PROFILE
