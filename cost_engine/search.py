@@ -281,12 +281,20 @@ def candidate_circuit(genome, seed: int = 0):
     return qc.assign_parameters(values) if values else qc
 
 
+def candidate_options(config: SearchConfig):
+    """The cost options a candidate's circuit is costed with: the estimate's own defaults (layout included),
+    only what the search config sets is passed."""
+    from .quantum import CostOptions
+
+    return CostOptions(shots=config.shots, optimization_level=config.optimization_level, seed=config.seed)
+
+
 def evaluate_genome(genome, config: SearchConfig, calibration, dataset=None, compile_cache=None,
                     profile=None, execution_profile=None) -> Evaluation:
     """Train the candidate on the torch simulator and cost it (section C) on ``calibration``."""
     from .classical import get_profile
     from .hqnn import load_dataset, train
-    from .quantum import CostOptions, estimate_quantum_cost
+    from .quantum import estimate_quantum_cost
     from .training import training_cost
 
     genome.validate()
@@ -296,9 +304,7 @@ def evaluate_genome(genome, config: SearchConfig, calibration, dataset=None, com
     result = train(genome, dataset, epochs=config.epochs, batch_size=config.batch_size,
                    lr=config.learning_rate, seed=config.seed)
     trained = time.perf_counter()
-    # The estimate's own defaults (layout included) apply: only what the search config sets is passed.
-    options = CostOptions(shots=config.shots, optimization_level=config.optimization_level, seed=config.seed)
-    report = estimate_quantum_cost(candidate_circuit(genome, config.seed), calibration, options,
+    report = estimate_quantum_cost(candidate_circuit(genome, config.seed), calibration, candidate_options(config),
                                    cache=compile_cache, profile=execution_profile).to_dict()
     cost = training_cost(genome, n_train=len(dataset.y_train), epochs=config.epochs, shots=config.shots,
                          quantum_report=report, device_profile=profile or get_profile(config.device_profile),

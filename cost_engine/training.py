@@ -25,6 +25,57 @@ def job_plan(n_train: int, epochs: int, batch_size: int, n_eval: int, max_circui
             "max_circuits_per_job": max_circuits_per_job}
 
 
+def quantum_terms(quantum_report: dict, *, executions: int, jobs: int, shots: int, profile) -> dict[str, Any]:
+    """The quantum side of C (wall-clock and paper C_Q) from one circuit's quantum cost report, the circuit
+    executions and jobs of the training run and the execution profile. ``training_cost`` and the re-costing of
+    a finished search on another snapshot (``retotal``) both use it."""
+    from .execution import CircuitTerms
+
+    shots_total = quantum_report.get("shots_total")
+    t_shot = quantum_report["t_shot_s"]
+    t_eff = quantum_report.get("t_eff_s")
+    n_instr = int(quantum_report.get("n_instructions") or 0)
+    unrunnable = bool(quantum_report.get("zero_survival")) or shots_total is None
+    # every per-circuit term of the profile (a fitted one may use more than c_circuit and c_instruction), with
+    # the shots actually needed (S_total) wherever shots enter
+    per_circuit = None if unrunnable else (
+        profile.circuit_overhead(CircuitTerms.from_report(quantum_report, shots=max(1, round(shots_total))))
+        + shots_total * t_shot)
+    job_overhead = jobs * profile.c_job_s
+    return {"shots_total": shots_total, "t_shot_s": t_shot, "t_eff_s": t_eff, "n_instructions": n_instr,
+            "unrunnable": unrunnable, "c_q_job_overhead_s": job_overhead,
+            "c_q_wallclock_s": None if unrunnable else job_overhead + executions * per_circuit,
+            "c_q_paper_s": None if t_eff is None else executions * shots * t_eff}
+
+
+def retotal(cost: dict, quantum_report: dict, *, epochs: int, batch_size: int,
+            max_circuits_per_job: int | None = None, execution_profile=None) -> dict[str, Any]:
+    """``cost`` (a ``training_cost`` result) with the circuit costed anew, e.g. on another calibration snapshot
+    or another backend: the classical terms (C_C, FLOPs, N_eval, samples) do not depend on the device and are
+    kept; the job plan (the backend's circuits per job), C_Q and C_total are recomputed with the same formulas
+    as ``training_cost``."""
+    from .execution import DEFAULT_PROFILE
+
+    profile = execution_profile or DEFAULT_PROFILE
+    max_circuits = int(max_circuits_per_job or DEFAULT_MAX_CIRCUITS_PER_JOB)
+    n_train = int(cost["samples_seen"]) // max(int(epochs), 1)
+    n_eval = int(cost["n_eval"])
+    plan = job_plan(n_train, epochs, batch_size, n_eval, max_circuits)
+    q = quantum_terms(quantum_report, executions=int(cost["circuit_executions"]), jobs=plan["jobs"],
+                      shots=int(cost["shots"]), profile=profile)
+    c_c = cost["c_c_s"]
+    c_total = None if q["c_q_wallclock_s"] is None else q["c_q_wallclock_s"] + c_c
+    out = dict(cost)
+    out.update(q)
+    out.update({"optimizer_steps": plan["optimizer_steps"], "jobs": plan["jobs"],
+                "circuits_per_full_step": plan["circuits_per_full_step"],
+                "jobs_per_full_step": plan["jobs_per_full_step"], "max_circuits_per_job": max_circuits,
+                "execution_profile": profile.describe(), "c_total_s": c_total,
+                "log10_c_total": None if not c_total else math.log10(c_total),
+                "c_c_share": None if not c_total else c_c / c_total})
+    return out
+
+
 def training_cost(genome, n_train: int, epochs: int, shots: int, quantum_report: dict, device_profile,
                   model=None, n_features: int | None = None, n_classes: int | None = None, batch_size: int = 32,
                   execution_profile=None, max_circuits_per_job: int | None = None) -> dict[str, Any]:
@@ -33,7 +84,7 @@ def training_cost(genome, n_train: int, epochs: int, shots: int, quantum_report:
     C_total = C_Q + C_C and the FLOPs-only view. Executions = epochs x n_train x N_eval, with N_eval from the
     model's autograd graph (parameter_shift.shift_terms)."""
     from .classical import classical_cost, simulation_flops_per_sample
-    from .execution import DEFAULT_PROFILE, CircuitTerms
+    from .execution import DEFAULT_PROFILE
     from .hqnn.model import build_model
     from .parameter_shift import shift_terms
 
@@ -48,19 +99,10 @@ def training_cost(genome, n_train: int, epochs: int, shots: int, quantum_report:
     samples_seen = epochs * n_train
     executions = samples_seen * n_eval
     plan = job_plan(n_train, epochs, batch_size, n_eval, max_circuits)
-    shots_total = quantum_report.get("shots_total")
-    t_shot = quantum_report["t_shot_s"]
-    t_eff = quantum_report.get("t_eff_s")
-    n_instr = int(quantum_report.get("n_instructions") or 0)
-    unrunnable = bool(quantum_report.get("zero_survival")) or shots_total is None
-    # every per-circuit term of the profile (a fitted one may use more than c_circuit and c_instruction), with
-    # the shots actually needed (S_total) wherever shots enter
-    per_circuit = None if unrunnable else (
-        profile.circuit_overhead(CircuitTerms.from_report(quantum_report, shots=max(1, round(shots_total))))
-        + shots_total * t_shot)
-    job_overhead = plan["jobs"] * profile.c_job_s
-    c_q_wall = None if unrunnable else job_overhead + executions * per_circuit
-    c_q_paper = None if t_eff is None else executions * shots * t_eff
+    q = quantum_terms(quantum_report, executions=executions, jobs=plan["jobs"], shots=shots, profile=profile)
+    shots_total, t_shot, t_eff, n_instr = q["shots_total"], q["t_shot_s"], q["t_eff_s"], q["n_instructions"]
+    unrunnable, job_overhead, c_q_wall, c_q_paper = (q["unrunnable"], q["c_q_job_overhead_s"], q["c_q_wallclock_s"],
+                                                     q["c_q_paper_s"])
     classical = classical_cost(model, n_features, n_train, epochs, batch_size, device_profile)
     c_c = classical["c_c_s"]
     c_total = None if c_q_wall is None else c_q_wall + c_c

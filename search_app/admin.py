@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Candidate, SearchRun, TeamAdmin
+from .models import Candidate, FrontSnapshot, SearchRun, TeamAdmin
 
 
 @admin.register(SearchRun)
@@ -18,3 +18,11 @@ class CandidateAdmin(admin.ModelAdmin):
 
 
 admin.site.register(TeamAdmin)
+
+
+@admin.register(FrontSnapshot)
+class FrontSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("id", "run", "backend_name", "snapshot_calibrated_at", "trigger", "status", "front_size",
+                    "n_candidates", "compute_seconds")
+    list_filter = ("status", "trigger", "backend_name")
+    exclude = ("results",)

@@ -109,6 +109,54 @@ class TeamAdmin(models.Model):
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="uniq_team_admin")]
 
 
+class FrontSnapshot(models.Model):
+    """A finished run's candidates re-costed on one calibration snapshot (a newer one of its backend when hardware
+    drifts, or any snapshot of a backend with enough qubits on request): accuracy and parameter counts are the
+    run's, the quantum cost, C_total and the Pareto ranks are this snapshot's. Unique per (run, snapshot)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    class Trigger(models.TextChoices):
+        INGEST = "ingest"  # a new snapshot of the run's backend arrived
+        REQUEST = "request"  # asked over REST (any backend with enough qubits)
+
+    run = models.ForeignKey(SearchRun, on_delete=models.CASCADE, related_name="front_snapshots")
+    snapshot = models.ForeignKey("benchmarks_app.CalibrationSnapshot", on_delete=models.CASCADE,
+                                 related_name="search_fronts")
+    backend_name = models.CharField(max_length=100, db_index=True)
+    snapshot_calibrated_at = models.DateTimeField(db_index=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.INGEST)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    job = models.ForeignKey("benchmarks_app.Job", null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="+")
+    model_version = models.CharField(max_length=40, blank=True, help_text="quantum cost model that re-costed it")
+    n_candidates = models.PositiveIntegerField(default=0)
+    n_runnable = models.PositiveIntegerField(default=0)
+    front_size = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=dict, blank=True,
+                               help_text='{genome_key: {"rank", "on_front", "c_total_s", "c_q_wallclock_s", '
+                                         '"runnable", "log10_c_total", "log_esp", "shots_total", "physical_qubits", '
+                                         '"reason"}}')
+    entered = models.JSONField(default=list, blank=True, help_text="genome keys on this front, not on the run's own")
+    left = models.JSONField(default=list, blank=True, help_text="genome keys on the run's own front, not on this one")
+    hypervolume = models.FloatField(null=True, blank=True, help_text="of this front against the run's reference point")
+    error = models.TextField(blank=True)
+    compute_seconds = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "snapshot_calibrated_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "snapshot"], name="uniq_front_per_run_snapshot")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} on {self.backend_name} @ {self.snapshot_calibrated_at:%Y-%m-%d %H:%M}"
+
+
 class Dataset(models.Model):
     """A labelled dataset uploaded for searches (size-limited CSV, stored normalised: numeric feature columns
     then the label). Visible to its owner and, when shared, to its team. A search config refers to it as

@@ -37,6 +37,7 @@ def search_detail(request, pk: int):
     return render(request, "search_app/search_detail.html", {
         "run": run,
         "progress": selectors.progress(run),
+        "drift": _drift_context(run, request.user),
         "page_config": {
             "run": run.pk,
             "active_statuses": list(SearchRun.ACTIVE),
@@ -59,3 +60,30 @@ def architecture_leaderboard(request):
         "filters": filters, "datasets": datasets, "backends": backends,
         "page_config": {"api": reverse("leaderboard-architectures"), "filters": filters},
     })
+
+
+def _label(genome: dict) -> str:
+    g = genome or {}
+    pre = "-".join(str(w) for w in g.get("pre_widths") or []) or "none"
+    return (f"{g.get('n_qubits')}q x {g.get('n_layers')}L {g.get('encoding')} {'/'.join(g.get('rotations') or [])} "
+            f"{g.get('entangler')}-{g.get('entangler_gate')} pre {pre} {g.get('head')}")
+
+
+def _drift_context(run: SearchRun, user) -> dict:
+    """The run's front on its own snapshot and on the latest re-ranked snapshot of its backend, and the movers
+    (search_app.fronts)."""
+    from . import fronts
+
+    own = [{"label": _label(c.genome), "genome_key": c.genome_key, "accuracy": c.accuracy,
+            "params_total": c.params_total, "c_total_s": c.c_total_s}
+           for c in run.candidates.filter(on_front=True).order_by("c_total_s")]
+    all_fronts = [fronts.summary(f) for f in fronts.fronts_of(run, user)]
+    try:
+        latest = fronts.detail(fronts.front_get(run, "latest", user), limit=20)
+    except InputError:
+        latest = None
+    if latest is not None:
+        for row in latest["front"] + latest["movers"]:
+            row["label"] = _label(row["genome"])
+    return {"own": own, "latest": latest, "fronts": all_fronts,
+            "api": reverse("search-fronts", args=[run.pk])}

@@ -57,3 +57,73 @@ def evaluate_candidate(run_id: int, generation: int, genome: dict) -> bool:
     if last and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         advance_search.delay(run_id)
     return last
+
+
+# --- fronts re-ranked on new snapshots (issue 16) ------------------------------------------------------------
+@shared_task(name="search_app.rerank_new_snapshot", acks_late=True)
+def rerank_new_snapshot(snapshot_id: int) -> list:
+    """Queue a re-ranked front for every finished run on the new snapshot's backend (enqueued by the ingest hook)."""
+    from . import rerank
+
+    return rerank.enqueue_for_snapshot(int(snapshot_id))
+
+
+@shared_task(name="search_app.rerank_finished_run", acks_late=True)
+def rerank_finished_run(run_id: int) -> list:
+    """A run just finished: re-rank it on its backend's newest snapshot if one arrived while it ran."""
+    from . import rerank
+
+    return rerank.enqueue_for_finished_run(int(run_id))
+
+
+@shared_task(name="search_app.rerank_front_job", acks_late=True)
+def rerank_front_job(job_id: str) -> dict:
+    """The Job of one front (kind "search_front", benchmarks_app.services.JOB_TASKS): re-cost the run's candidates
+    on the snapshot in batches; progress and result go to the Job."""
+    from benchmarks_app import selectors as bench_selectors
+
+    from .models import FrontSnapshot
+
+    job = bench_selectors.job_get(job_id)
+    if job.status in (job.Status.SUCCEEDED, job.Status.FAILED):
+        return {}  # re-queued by the sweep after it ran (or failed) already
+    front = FrontSnapshot.objects.filter(pk=(job.params or {}).get("front")).first()
+    if front is None:
+        from benchmarks_app import services as bench
+
+        bench.job_fail(job, error=f"front {(job.params or {}).get('front')} no longer exists")
+        return {}
+    return rerank_front(front.pk)
+
+
+def rerank_front(front_id: int) -> dict:
+    """Re-cost one run's candidates on one snapshot in batches; progress and result go to the front's Job."""
+    from benchmarks_app import services as bench
+
+    from . import rerank
+    from .models import FrontSnapshot
+
+    front = FrontSnapshot.objects.select_related("job").filter(pk=front_id).first()
+    if front is None:
+        return {}
+    job = front.job
+    if job is not None:
+        bench.job_start(job, total=front.n_candidates, message=f"re-costing on {front.backend_name}")
+
+    def progress(done, total):
+        if job is not None:
+            bench.job_progress(job, current=done, total=total, message=f"{done}/{total} candidates re-costed")
+
+    try:
+        front = rerank.compute_front(front_id, progress)
+    except Exception as exc:  # bad data or a bug: the front and its job fail visibly
+        log.exception("re-ranking front %s failed", front_id)
+        rerank.fail_front(front_id, exc)
+        if job is not None:
+            bench.job_fail(job, error=exc)
+        return {"front": front_id, "status": "failed"}
+    result = {"front": front.pk, "run": front.run_id, "snapshot": front.snapshot_id, "front_size": front.front_size,
+              "entered": front.entered, "left": front.left, "seconds": front.compute_seconds}
+    if job is not None:
+        bench.job_succeed(job, result=result)
+    return result

@@ -163,6 +163,8 @@ class ArchitectureLeaderboard(CSVExportMixin, APIView):
                                                   "objective_space}, largest first within each group"))
     def get(self, request):
         q = request.query_params
+        if q.get("robust"):  # ?robust=worst_rank&since=...: worst-case rank over the snapshots of a window
+            return Response(robust_board(request))
 
         def number(name, cast=float):
             if q.get(name) in (None, ""):
@@ -198,6 +200,110 @@ class ArchitectureLeaderboard(CSVExportMixin, APIView):
                                                                       many=True).data,
             "hypervolume_by_run": board["hypervolume_by_run"],
         })
+
+
+# --- fronts re-ranked on other snapshots (issue 16) ----------------------------------------------------------
+FRONT_QUEUED = response_doc("FrontQueued", front="object: summary of the queued (or existing) front",
+                            job="job id: GET /api/jobs/<id>/ for progress")
+
+
+class RunFronts(APIView):
+    """GET: the run's front on its own snapshot and every re-ranked front (one per snapshot, oldest first) with the
+    architectures that entered or left it. POST {backend, snapshot}: re-rank the run on that snapshot ("how would
+    this front look on Heron?"): 202 with the queued front and its job (200 when it is already there)."""
+
+    @extend_schema(operation_id="searches_fronts_list", responses=response_doc("RunFronts", run="int", own="the run's own front (summary)",
+                                          fronts="list: {id, snapshot, backend, snapshot_calibrated_at, trigger, "
+                                                 "status, front_size, entered, left, hypervolume, job: progress}"))
+    def get(self, request, pk):
+        from .. import fronts
+
+        run = selectors.run_get(request.user, pk)
+        return Response({"run": run.pk, "own": fronts.own_summary(run),
+                         "fronts": [fronts.summary(f) for f in fronts.fronts_of(run, request.user)]})
+
+    @extend_schema(request=response_doc("FrontRequest", backend="backend name (default: the run's)",
+                                        snapshot="'latest' (default), an ISO date or a snapshot id"),
+                   responses={202: FRONT_QUEUED, 200: FRONT_QUEUED,
+                              409: OpenApiResponse(description="the run has not finished (only finished runs are "
+                                                               "re-ranked)")},
+                   description="Re-rank a finished run on a snapshot of any backend with enough usable qubits: 202 "
+                               "with the queued front and its job; 200 when that front is already computed.")
+    def post(self, request, pk):
+        from .. import fronts, rerank
+
+        run = selectors.run_get(request.user, pk)
+        front, created = rerank.request_front(run, request.data, request.user)
+        front = fronts.fronts_of(run, None).get(pk=front.pk)
+        body = {"front": fronts.summary(front), "job": str(front.job_id) if front.job_id else None}
+        return Response(body, status=status.HTTP_202_ACCEPTED if created or front.status != "succeeded"
+                        else status.HTTP_200_OK)
+
+
+class RunFrontDetail(APIView):
+    @extend_schema(operation_id="searches_front_detail",
+                   parameters=[OpenApiParameter("limit", OpenApiTypes.INT, description="movers listed (default 50)")],
+                   responses=response_doc("RunFront", front="list: candidates on the front at this snapshot, "
+                                          "cheapest first, each with rank/cost before (own snapshot) and after",
+                                          entered_detail="list", left_detail="list",
+                                          movers="list: candidates whose rank or cost moved, largest rank change "
+                                                 "first, then largest cost ratio"))
+    def get(self, request, pk, ref):
+        from .. import fronts
+
+        run = selectors.run_get(request.user, pk)
+        raw = request.query_params.get("limit") or "50"
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise InputError("limit must be an integer", field="limit") from None
+        return Response(fronts.detail(fronts.front_get(run, ref, request.user), limit=min(max(limit, 0), 1000)))
+
+
+class RobustArchitectureLeaderboard(APIView):
+    """Architectures of finished runs by their worst Pareto rank over the snapshots of their backend in a window
+    (``robust=worst_rank``; ``since``/``until`` ISO dates, bare dates are whole UTC days)."""
+
+    ALLOWED = {"robust", "since", "until", "dataset", "backend", "limit"}
+
+    @extend_schema(parameters=[OpenApiParameter("robust", OpenApiTypes.STR, description="worst_rank"),
+                               OpenApiParameter("since", OpenApiTypes.STR), OpenApiParameter("until", OpenApiTypes.STR),
+                               OpenApiParameter("dataset", OpenApiTypes.STR), OpenApiParameter("backend", OpenApiTypes.STR),
+                               OpenApiParameter("limit", OpenApiTypes.INT)],
+                   responses=response_doc("RobustLeaderboard", robust="the criterion", since="", until="",
+                                          architectures="list: {run, genome_key, genome, accuracy, params_total, "
+                                                        "worst_rank, best_rank, snapshots, worst_rank_snapshot, "
+                                                        "always_on_front, worst_c_total_s}"))
+    def get(self, request):
+        return Response(robust_board(request))
+
+
+def robust_board(request) -> dict:
+    from benchmarks_app.selectors import parse_when
+
+    from .. import fronts
+
+    q = request.query_params
+    unknown = sorted(set(q) - RobustArchitectureLeaderboard.ALLOWED - {"format", "page"})
+    if unknown:
+        raise InputError(f"unknown parameter(s) {unknown}", field=unknown[0])
+    robust = q.get("robust") or "worst_rank"
+    if robust not in fronts.ROBUST_CHOICES:
+        raise InputError(f"robust must be one of {list(fronts.ROBUST_CHOICES)}", field="robust")
+    since = parse_when(q.get("since"), "since", bare_date="start")
+    until = parse_when(q.get("until"), "until", bare_date="end")
+    try:
+        limit = int(q.get("limit") or 20)
+    except ValueError:
+        raise InputError("limit must be an integer", field="limit") from None
+    runs = selectors.visible_runs(request.user)
+    if q.get("dataset"):
+        runs = runs.filter(dataset=q["dataset"])
+    if q.get("backend"):
+        runs = runs.filter(backend_name=q["backend"])
+    board = fronts.robust_leaderboard(runs, since=since, until=until, limit=min(max(limit, 1), 500),
+                                      user=request.user)
+    return {"robust": robust, "since": since, "until": until, "architectures": board}
 
 
 class DatasetListCreate(generics.ListAPIView):
