@@ -33,8 +33,8 @@ def delay_key(operation, dt_s: float | None) -> str:
 
 def circuit_hash(qc) -> str:
     """Structural hash of a circuit: every instruction's name, qubit/clbit indices and parameters; a delay's
-    unit; the definition (hashed the same way) of an operation that is not one of qiskit's standard gates, so
-    two custom gates of one name but different bodies differ."""
+    unit; for an operation that is not one of qiskit's standard gates, its class, and for a user-defined gate
+    its definition (hashed the same way), so two custom gates of one name but different bodies differ."""
     _arity("x")  # fills the memoised standard gate mapping
     standard = _STANDARD["map"]
     qidx = {q: i for i, q in enumerate(qc.qubits)}
@@ -45,8 +45,12 @@ def circuit_hash(qc) -> str:
         if inst.name == "delay":
             part += f"[{inst.operation.unit}]"
         elif inst.name not in standard and inst.name not in ("measure", "reset", "barrier"):
-            definition = getattr(inst.operation, "definition", None)
-            part += "{" + (circuit_hash(definition) if definition is not None else "opaque") + "}"
+            op = inst.operation
+            if type(op).__name__ in ("Gate", "Instruction"):  # user-defined (to_gate()): the body is the gate
+                definition = getattr(op, "definition", None)
+                part += "{" + (circuit_hash(definition) if definition is not None else "opaque") + "}"
+            else:  # a library class (StatePreparation ...): its class and parameters fix its definition
+                part += "{" + f"{type(op).__module__}.{type(op).__qualname__}" + "}"
         parts.append(part)
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
