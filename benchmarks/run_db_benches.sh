@@ -8,3 +8,5 @@ trap stop_services EXIT INT TERM
 start_services
 .venv/bin/python benchmarks/bench_db.py
 .venv/bin/python benchmarks/bench_load.py
+.venv/bin/python benchmarks/bench_history_ingest.py
+.venv/bin/python benchmarks/bench_rerank.py
