@@ -32,6 +32,15 @@ class HistoryEntry:
 
     @property
     def label(self) -> str:
+        """Device and calibration time in UTC (the time the API and --snapshot use)."""
+        import datetime as dt
+
+        try:
+            stamp = dt.datetime.fromisoformat(self.calibrated_at.replace("Z", "+00:00"))
+            if stamp.tzinfo is not None:
+                return f"{self.backend_name} {stamp.astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+        except ValueError:
+            pass
         return f"{self.backend_name} {self.calibrated_at[:19]}"
 
 

@@ -51,7 +51,8 @@ def progress(run: SearchRun, now=None) -> dict:
     remaining = pending_left + remaining_generations * population
     rate = None
     if run.started_at and run.candidates_evaluated:
-        elapsed = ((now or timezone.now()) - run.started_at).total_seconds()
+        end = run.finished_at if run.status not in SearchRun.ACTIVE and run.finished_at else (now or timezone.now())
+        elapsed = (end - run.started_at).total_seconds()
         rate = run.candidates_evaluated / elapsed if elapsed > 0 else None
     eta = None
     if run.status in SearchRun.ACTIVE and rate:
