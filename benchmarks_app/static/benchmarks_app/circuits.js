@@ -91,8 +91,12 @@
               text: H.esc(d.text), showarrow: true, arrowhead: 2, ax: 0, ay: -28, font: { size: 10 } });
           });
         }
+        // many backends: the legend goes to the right (it scrolls) instead of covering the plot from the top
+        const many = traces.length > 8;
         await H.plot(trendEl, traces, { xaxis: { title: { text: "calibrated at (UTC)" }, type: "date" },
-          yaxis: { title: { text: label }, type: logY ? "log" : "linear" }, annotations: annotations.slice(-12) });
+          yaxis: { title: { text: label }, type: logY ? "log" : "linear" }, annotations: annotations.slice(-12),
+          ...(many ? { legend: { orientation: "v", x: 1.02, y: 1, yanchor: "top", font: { size: 10 } },
+            margin: { l: 64, r: 160, t: 24, b: 52 } } : {}) });
         trendEl.removeAllListeners && trendEl.removeAllListeners("plotly_click");
         trendEl.on("plotly_click", (ev) => { const c = ev.points[0].customdata; if (c) showDrivers(c.backend, c.point, label); });
       }
@@ -110,12 +114,15 @@
       // A dot plot, not bars: values can be negative (log ESP) or sit on a log axis, where bars would lie.
       else await H.plot(lbEl, [{ type: "scatter", mode: "markers+text", x: ranked.map((r) => r.value),
         y: ranked.map((r) => `${r.rank}. ${r.backend}`), marker: { color: "#2457c5", size: 12 },
-        text: ranked.map((r) => fmt(metric, r.value)), textposition: "top center", cliponaxis: false,
+        text: ranked.map((r) => fmt(metric, r.value)), textposition: "middle right", cliponaxis: false,
         hovertext: ranked.map((r) => `${H.esc(r.backend)} (calibrated ${H.date(r.snapshot_calibrated_at)})<br>${H.esc(label)}: ${fmt(metric, r.value)}`),
         hovertemplate: "%{hovertext}<extra></extra>" }], {
         xaxis: { title: { text: label + (board.higher_is_better ? " (higher is better)" : " (lower is better)") },
           type: logY ? "log" : "linear" },
-        yaxis: { autorange: "reversed", type: "category" }, showlegend: false, margin: { l: 150, r: 24, t: 24, b: 52 } });
+        // one row per backend, every name shown: the chart grows with the number of ranked backends
+        yaxis: { autorange: "reversed", type: "category", dtick: 1, automargin: true },
+        height: Math.max(360, 22 * ranked.length + 90), showlegend: false,
+        margin: { l: 150, r: 72, t: 24, b: 52 } });
       H.table("#leaderboard-table", [
         { label: "rank", num: true, value: (r) => (r.rank === null ? "–" : r.rank) },
         { label: "backend", value: (r) => `<a href="/backends/${encodeURIComponent(r.backend)}/">${H.esc(r.backend)}</a>` },
