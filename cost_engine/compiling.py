@@ -396,7 +396,7 @@ def _place(base: CompiledCircuit, calibration: Calibration, options: CostOptions
                                                                options.exclude_broken)
     row, _ = placement.best_embedding(inter, calibration, options.exclude_broken)
     perm = dict(zip(inter.used, row.tolist()))
-    flipped = placement.reversed_pairs(inter, row, calibration)
+    flipped = placement.reversed_pairs(inter, row, calibration, options.exclude_broken)
     if not flipped:
         keys = tuple((name, tuple([perm[q] for q in qubits])) for name, qubits in base.keys)
         return dataclasses.replace(base, source=(base.circuit, perm), keys=keys,

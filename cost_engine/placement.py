@@ -152,24 +152,26 @@ def _embeddings(structure: str, graph, alive, n: int, pairs: tuple) -> np.ndarra
 _TABLES: OrderedDict = OrderedDict()
 
 
-def usable_gates(calibration: Calibration) -> frozenset:
-    """(name, qubits) of the two-qubit gates placement may use: calibrated, not broken (error >= 1), not
-    flagged non-operational, on operational qubits. Cached on the snapshot object."""
-    hit = calibration.__dict__.get("_usable_2q")
+def usable_gates(calibration: Calibration, exclude_broken: bool = True) -> frozenset:
+    """(name, qubits) of the two-qubit gates placement may use: calibrated and, with ``exclude_broken``, not
+    broken (error >= 1), not flagged non-operational, on operational qubits. Cached on the snapshot object."""
+    key = f"_usable_2q_{bool(exclude_broken)}"
+    hit = calibration.__dict__.get(key)
     if hit is None:
         dead, faulty = set(calibration.non_operational_qubits), set(calibration.faulty_gates)
-        hit = calibration.__dict__["_usable_2q"] = frozenset(
+        hit = calibration.__dict__[key] = frozenset(
             (g.name, g.qubits) for g in calibration.gates
-            if len(g.qubits) == 2 and not g.broken and (g.name, g.qubits) not in faulty and not dead & set(g.qubits))
+            if len(g.qubits) == 2 and (not exclude_broken or (not g.broken and (g.name, g.qubits) not in faulty
+                                                              and not dead & set(g.qubits))))
     return hit
 
 
-def _log_keep_tables(calibration: Calibration):
+def _log_keep_tables(calibration: Calibration, exclude_broken: bool = True):
     """Per snapshot: log(1 - e) per (1q gate name, qubit), per measured qubit, and per (2q gate name, pair),
     the pair in either direction (a reversed directed gate is repaired, at the reverse gate's error).
     Unknown errors count as -inf, so a placement on them is chosen only if nothing else exists (and then
     scoring names the missing value)."""
-    key = calibration.content_hash
+    key = (calibration.content_hash, bool(exclude_broken))
     with _LOCK:
         hit = _TABLES.get(key)
     if hit is not None:
@@ -177,7 +179,7 @@ def _log_keep_tables(calibration: Calibration):
     n = calibration.num_qubits
     one: dict[str, np.ndarray] = {}
     two: dict[str, np.ndarray] = {}
-    usable = usable_gates(calibration)
+    usable = usable_gates(calibration, exclude_broken)
     for g in calibration.gates:
         if len(g.qubits) == 2 and (g.name, g.qubits) not in usable:
             continue  # broken or flagged non-operational: never placed on (the other direction may be)
@@ -215,7 +217,7 @@ def best_embedding(inter: Interaction, calibration: Calibration, exclude_broken:
     qubits one by one, busiest first, on the best free working qubit; and the placement's score. The score is
     exact for the operations as routed; where directed gates land reversed, the single-qubit gates their
     repair adds are not in it."""
-    one, two = _log_keep_tables(calibration)
+    one, two = _log_keep_tables(calibration, exclude_broken)
     n_dev = calibration.num_qubits
     n = len(inter.used)
     row = np.full(n, -1, dtype=np.int64)
@@ -263,11 +265,13 @@ def best_embedding(inter: Interaction, calibration: Calibration, exclude_broken:
     return row, score
 
 
-def reversed_pairs(inter: Interaction, row: np.ndarray, calibration: Calibration) -> tuple:
+def reversed_pairs(inter: Interaction, row: np.ndarray, calibration: Calibration, exclude_broken: bool = True
+                   ) -> tuple:
     """The (name, local a, local b) two-qubit operations that land on a pair the device calibrates only the
     other way round (empty on devices whose two-qubit gate is calibrated both ways, such as Heron's CZ)."""
-    usable = usable_gates(calibration)
-    return tuple((name, a, b) for name, a, b, _ in inter.two_q if (name, (int(row[a]), int(row[b]))) not in usable)
+    usable = usable_gates(calibration, exclude_broken)
+    return tuple((name, a, b) for name, a, b, _ in inter.two_q if (name, (int(row[a]), int(row[b]))) not in usable
+                 and (name, (int(row[b]), int(row[a]))) in usable)
 
 
 def repair_directions(circuit, directions, basis_gates, optimize_1q: bool = True):
