@@ -226,20 +226,28 @@ def best_embedding(inter: Interaction, calibration: Calibration, exclude_broken:
     if linked:
         emb = inter.embeddings
         col = {q: i for i, q in enumerate(linked)}
-        # one table over the device per linked qubit (its single-qubit gate counts x log(1 - e)), then one
-        # gather per linked qubit and per two-qubit key
-        per_qubit: dict[int, np.ndarray] = {}
-        for name, v, count in inter.one_q:
-            table = one.get(name)
-            if table is not None and v in col:
-                per_qubit[v] = per_qubit[v] + count * table if v in per_qubit else count * table
-        total = np.zeros(len(emb))
-        for v, table in per_qubit.items():
-            total += table[emb[:, col[v]]]
+        # vectorised over the candidates: per linked qubit, its single-qubit gate counts x log(1 - e) summed
+        # into one table over the device (one matrix product), gathered at every candidate's qubits at once;
+        # per two-qubit gate name, every pair's log(1 - e) gathered at once
+        names = sorted({name for name, v, _ in inter.one_q if name in one and v in col})
+        if names:
+            counts = np.zeros((len(linked), len(names)))
+            index = {name: i for i, name in enumerate(names)}
+            for name, v, count in inter.one_q:
+                if name in index and v in col:
+                    counts[col[v], index[name]] += count
+            # -inf (broken, unknown) floored to a finite -1e12 so that a zero count times it stays 0, not NaN
+            per_qubit = counts @ np.vstack([np.maximum(one[name], -1e12) for name in names])  # linked x device
+            total = per_qubit[np.arange(len(linked))[None, :], emb].sum(axis=1)
+        else:
+            total = np.zeros(len(emb))
+        by_name: dict[str, list] = {}
         for name, a, b, count in inter.two_q:
-            table = two.get(name)
-            if table is not None:
-                total += count * table[emb[:, col[a]], emb[:, col[b]]]
+            if name in two:
+                by_name.setdefault(name, []).append((col[a], col[b], count))
+        for name, rows in by_name.items():
+            a_idx, b_idx, cnt = (np.asarray(x) for x in zip(*rows))
+            total = total + (two[name][emb[:, a_idx], emb[:, b_idx]] * cnt).sum(axis=1)
         best = int(np.argmax(total))
         row[linked] = emb[best]
         score = float(total[best])
