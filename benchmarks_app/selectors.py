@@ -467,7 +467,7 @@ def circuit_leaderboard(backend, metric: str | None, options_hash: str, model_ve
 
 def cost_trend_points(circuit, backend, options_hash: str, model_version: str, since=None, until=None):
     """(snapshots in range ascending, {snapshot id: estimate}, {snapshot id: refusal})."""
-    from .models import CalibrationSnapshot, CostEstimate, EstimateRefusal
+    from .models import CostEstimate, EstimateRefusal
 
     snaps = _snapshots(backend).order_by("calibrated_at", "id")
     if since:

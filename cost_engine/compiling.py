@@ -60,8 +60,8 @@ class CompiledCircuit:
     """A routed circuit reduced to what scoring needs: the distinct (name, physical qubits) keys of its timed
     operations, how often each occurs, and the dependency chains of the critical path."""
 
-    # the compiled qiskit QuantumCircuit, or (circuit or a function building it, permutation[, width]) to
-    # relabel on first use
+    # the compiled qiskit QuantumCircuit, or (circuit or a function building it, permutation) to relabel on
+    # first use
     source: Any
     keys: tuple  # the distinct (name, qubits) of the timed operations (barriers and delays left out)
     key_counts: tuple  # how many ops each key has
@@ -114,20 +114,19 @@ class CompiledCircuit:
         if not isinstance(self.source, tuple):
             return self.source
         if "circuit" not in self.extras:
-            circuit, *rest = self.source
-            self.extras["circuit"] = _relabel_circuit(circuit() if callable(circuit) else circuit, *rest)
+            circuit, perm = self.source
+            self.extras["circuit"] = _relabel_circuit(circuit() if callable(circuit) else circuit, perm)
         return self.extras["circuit"]
 
 
-def _relabel_circuit(circuit, perm: dict, width: int | None = None):
-    """``circuit`` with its qubit q moved to perm[q] on ``width`` wires (default: its own width); the other
-    wires fill the free slots in order."""
+def _relabel_circuit(circuit, perm: dict):
+    """``circuit`` with its qubit q moved to perm[q]; the other wires fill the free slots in order."""
     from qiskit import QuantumCircuit
 
-    n = width or circuit.num_qubits
+    n = circuit.num_qubits
     taken = set(perm.values())
     rest = iter(q for q in range(n) if q not in taken)
-    full = [perm[q] if q in perm else next(rest, None) for q in range(circuit.num_qubits)]  # None: an idle wire
+    full = [perm[q] if q in perm else next(rest) for q in range(n)]
     out = QuantumCircuit(n, circuit.num_clbits, name=circuit.name, global_phase=circuit.global_phase)
     qubits, clbits = out.qubits, out.clbits
     index = {q: i for i, q in enumerate(circuit.qubits)}

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .calibration import Calibration
+from .compiling import _SKIP
 
 VF2_CALL_LIMIT = 50_000  # qiskit's preset limits for optimisation levels 1 and 2 (get_vf2_limits)
 VF2_MAX_TRIALS = 2_500
 SHUFFLE_SEED = 7
-_SKIP = {"barrier", "delay"}
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,6 @@ def _device_graph(calibration: Calibration, exclude_broken: bool):
 def interaction(keys, key_counts, calibration: Calibration, exclude_broken: bool) -> Interaction:
     """The interaction profile of a compiled circuit (its distinct (name, physical qubits) keys and counts)
     and its embeddings into the device's coupling graph."""
-    import rustworkx as rx
-
     used = tuple(sorted({q for _, qs in keys for q in qs}))
     local = {q: i for i, q in enumerate(used)}
     one_q, two_q = [], []

@@ -106,8 +106,6 @@ class ProfileFit(APIView):
         from benchmarks_app import services as bench_services
         from cost_engine.execution import TERMS
 
-        from .. import tasks
-
         if not hasattr(request.data, "keys"):
             raise InputError("the body must be a JSON object or a multipart form", field="body")
         unknown = sorted(set(request.data) - set(FitRequestSerializer().fields) - {"file", "circuits"})
